@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* cpns://enroll?server=…&user=…&code=XXXX-XXXX-XXXX-XXXX[&pin=sha256:<hex>]
+ * (PROTOCOL.md §5.1). Parsing validates every part: server is an https URL,
+ * user a valid user_id, code 16 base32 characters in 4 groups, pin 64 hex
+ * digits. The code is a secret: the struct wipes it when freed. */
+typedef struct
+{
+  char *server_url;   /* "https://host:7443" */
+  char *user_id;
+  char *code;         /* secret */
+  char *pin_sha256;   /* lowercase hex, or NULL */
+} CpnsInvitation;
+
+CpnsInvitation *cpns_invitation_parse   (const char     *uri,
+                                         GError        **error);
+char           *cpns_invitation_to_uri  (const CpnsInvitation *invitation);
+void            cpns_invitation_free    (CpnsInvitation *invitation);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CpnsInvitation, cpns_invitation_free)
+
+G_END_DECLS
