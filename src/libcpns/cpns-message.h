@@ -158,6 +158,10 @@ CpnsMessage   *cpns_message_decode_event  (const char   *data,
 /* Helpers for the two error shapes of §2. */
 CpnsMessage   *cpns_message_new_error     (const GError *error);   /* CPNS-1 "error" frame */
 GBytes        *cpns_http_error_body       (const GError *error);   /* {"error":{…}} */
+/* The same with "retry_after" (seconds; locked_out) when @retry_after ≥ 0.
+ * On a CPNS-1 "error" frame, set it with cpns_message_set_int(). */
+GBytes        *cpns_http_error_body_with_retry (const GError *error,
+                                           gint64        retry_after);
 /* The GError carried by an "error" frame or an api.error body. */
 GError        *cpns_message_to_error      (CpnsMessage  *msg);
 
