@@ -46,6 +46,11 @@ guint16              cpns_discovery_socket_get_port    (CpnsDiscoverySocket  *se
 /* "HOST:PORT" targets, e.g. "127.0.0.1:17472". */
 void                 cpns_discovery_socket_add_target  (CpnsDiscoverySocket  *self,
                                                         const char           *host_port);
+/* The same, reporting a target that is not "IPV4:PORT" (or
+ * "localhost:PORT"); add_target() drops such a target with a g_debug. */
+gboolean             cpns_discovery_socket_add_target_checked (CpnsDiscoverySocket  *self,
+                                                        const char           *host_port,
+                                                        GError              **error);
 /* To the group (if any) and every target. */
 gboolean             cpns_discovery_socket_broadcast   (CpnsDiscoverySocket  *self,
                                                         CpnsMessage          *msg,
