@@ -17,6 +17,15 @@
 #define MAX_INVITATION_LEN 4096
 
 void
+cpns_invitation_wipe (CpnsInvitation *invitation)
+{
+  g_return_if_fail (invitation != NULL);
+
+  if (invitation->code != NULL)
+    cpns_wipe (invitation->code, strlen (invitation->code));
+}
+
+void
 cpns_invitation_free (CpnsInvitation *invitation)
 {
   if (invitation == NULL)

@@ -20,6 +20,8 @@ typedef struct
 CpnsInvitation *cpns_invitation_parse   (const char     *uri,
                                          GError        **error);
 char           *cpns_invitation_to_uri  (const CpnsInvitation *invitation);
+/* Zeroes the code in place (free does it too); for callers done with it. */
+void            cpns_invitation_wipe    (CpnsInvitation *invitation);
 void            cpns_invitation_free    (CpnsInvitation *invitation);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CpnsInvitation, cpns_invitation_free)
