@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #include <gnutls/gnutls.h>
@@ -177,6 +179,42 @@ channel_push (gnutls_transport_ptr_t  ptr,
       gnutls_transport_set_errno (self->session, EPIPE);
     }
   return -1;
+}
+
+/* A whole flight (several records) in one writev, so that the handshake
+ * does not wait on Nagle and delayed ACKs. */
+static ssize_t
+channel_vec_push (gnutls_transport_ptr_t  ptr,
+                  const giovec_t         *iov,
+                  int                     iovcnt)
+{
+  CpnsTlsChannel *self = ptr;
+  g_autoptr(GError) error = NULL;
+  GOutputVector vectors[16];
+  gsize written = 0;
+  int n = MIN (iovcnt, (int) G_N_ELEMENTS (vectors));
+
+  for (int i = 0; i < n; i++)
+    {
+      vectors[i].buffer = iov[i].iov_base;
+      vectors[i].size = iov[i].iov_len;
+    }
+
+  switch (g_pollable_output_stream_writev_nonblocking (self->out, vectors, (gsize) n,
+                                                       &written, NULL, &error))
+    {
+    case G_POLLABLE_RETURN_OK:
+      return (ssize_t) written;
+    case G_POLLABLE_RETURN_WOULD_BLOCK:
+      gnutls_transport_set_errno (self->session, EAGAIN);
+      return -1;
+    case G_POLLABLE_RETURN_FAILED:
+    default:
+      g_clear_error (&self->transport_error);
+      self->transport_error = g_steal_pointer (&error);
+      gnutls_transport_set_errno (self->session, EPIPE);
+      return -1;
+    }
 }
 
 static gboolean
@@ -885,6 +923,15 @@ channel_new (GIOStream *base,
   self->out = G_POLLABLE_OUTPUT_STREAM (out);
   self->is_server = is_server;
 
+  /* Frames are small and interactive: no Nagle delay. */
+  if (G_IS_SOCKET_CONNECTION (base))
+    {
+      GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (base));
+
+      if (g_socket_get_family (socket) != G_SOCKET_FAMILY_UNIX)
+        g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+    }
+
   flags = (is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL;
 #ifdef GNUTLS_NO_TICKETS
   flags |= GNUTLS_NO_TICKETS;
@@ -897,6 +944,7 @@ channel_new (GIOStream *base,
   gnutls_transport_set_ptr (self->session, self);
   gnutls_transport_set_pull_function (self->session, channel_pull);
   gnutls_transport_set_push_function (self->session, channel_push);
+  gnutls_transport_set_vec_push_function (self->session, channel_vec_push);
   gnutls_handshake_set_timeout (self->session, 0);
 
   return self;
