@@ -42,6 +42,7 @@ struct _GwConnectionFlow
   guint        timer;
   guint64      prompt_id;
   gboolean     remember;
+  gboolean     first_time;   /* never connected before */
   char        *session_id;
   guint8       session_key[CPNS_KEY_LEN];
   gint64       expires_at;
@@ -332,7 +333,7 @@ ask_person (GwConnectionFlow *self,
   info->rule_id = g_strdup (cpns_message_get_string (result, "rule_id"));
   info->reason = g_strdup (info->rule_id ? "A policy rule asks for your approval"
                                          : "The network's policy asks for your approval");
-  info->first_time = known == NULL || known->last_seen == 0 || known->state == GW_ENTITY_REGISTERED;
+  info->first_time = self->first_time;
   self->state = SETUP_ASKING;
   self->prompt_id = gw_prompts_raise (self->core->prompts, info, timeout, on_approval, self);
 }
@@ -612,6 +613,8 @@ gw_connection_flow_new (GwPeer      *peer,
   gw_flow_done (self->flow, "The device asked to connect");
   {
     g_autoptr(GwEntityInfo) e = gw_registry_get_entity (core->registry, self->pne_id);
+
+    self->first_time = e == NULL || e->state == GW_ENTITY_REGISTERED;
     if (e)
       set_entity_state (self, GW_ENTITY_CONNECTING, NULL);
   }
