@@ -3,37 +3,11 @@
 
 #include "config.h"
 
-#include <locale.h>
-#include <stdio.h>
-
-#include <glib.h>
-#include <glib/gi18n.h>
+#include "srv-cli.h"
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(GError) error = NULL;
-  gboolean version = FALSE;
-  GOptionEntry entries[] = {
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
-    { NULL }
-  };
-
-  setlocale (LC_ALL, "");
-  context = g_option_context_new (NULL);
-  g_option_context_set_summary (context, "cpns-server — the CPNS server and its admin commands");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    {
-      g_printerr ("cpns-server: %s\n", error->message);
-      return 2;
-    }
-  if (version)
-    {
-      printf ("cpns-server %s\n", PACKAGE_VERSION);
-      return 0;
-    }
-  return 0;
+  return srv_cli_run (argc, argv);
 }
