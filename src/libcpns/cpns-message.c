@@ -4,6 +4,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "cpns-base64.h"
@@ -454,6 +455,62 @@ cpns_message_encode (CpnsMessage  *msg,
 
 /* Decoding */
 
+/* What json-glib accepts but cannot print back: strings that are not
+ * UTF-8 (from escapes such as "\ud800") and numbers out of the range of a
+ * double (1e999 becomes inf). Refused anywhere, unknown fields and member
+ * names included, so a decoded message always encodes again. Depth is at
+ * most 16, so the recursion is bounded. Returns what is wrong, or NULL. */
+static const char *check_node (JsonNode *node);
+
+static const char *
+check_object (JsonObject *object)
+{
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+
+  json_object_iter_init (&iter, object);
+  while (json_object_iter_next (&iter, &name, &node))
+    {
+      const char *problem;
+
+      if (!g_utf8_validate (name, -1, NULL))
+        return "a string is not valid UTF-8 (bad escape)";
+      if ((problem = check_node (node)) != NULL)
+        return problem;
+    }
+  return NULL;
+}
+
+static const char *
+check_node (JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    return check_object (json_node_get_object (node));
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+      guint n = json_array_get_length (array);
+
+      for (guint i = 0; i < n; i++)
+        {
+          const char *problem = check_node (json_array_get_element (array, i));
+
+          if (problem != NULL)
+            return problem;
+        }
+      return NULL;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return NULL;
+  if (json_node_get_value_type (node) == G_TYPE_STRING &&
+      !g_utf8_validate (json_node_get_string (node), -1, NULL))
+    return "a string is not valid UTF-8 (bad escape)";
+  if (json_node_get_value_type (node) == G_TYPE_DOUBLE && !isfinite (json_node_get_double (node)))
+    return "a number is out of range";
+  return NULL;
+}
+
 static JsonObject *
 parse_object (const char  *data,
               gsize        len,
@@ -465,6 +522,7 @@ parse_object (const char  *data,
   char *copy;
   gboolean ok;
   JsonNode *root;
+  const char *problem;
 
   if (!cpns_json_check_limits (data, len, max_size, error))
     return NULL;
@@ -500,6 +558,11 @@ parse_object (const char  *data,
     {
       g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST,
                    "bad_request: message must be a JSON object");
+      return NULL;
+    }
+  if ((problem = check_node (root)) != NULL)
+    {
+      g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST, "bad_request: %s", problem);
       return NULL;
     }
   return json_object_ref (json_node_get_object (root));

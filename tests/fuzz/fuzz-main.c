@@ -14,12 +14,24 @@ int LLVMFuzzerTestOneInput (const uint8_t  *data,
 
 static CpnsFuzzFunc target;
 
+/* A critical or warning from GLib, json-glib or libcpns is a finding:
+ * abort() so libFuzzer saves the input (fatal g_log ends in SIGTRAP). */
+static void
+abort_on_log (const char     *log_domain,
+              GLogLevelFlags  log_level,
+              const char     *message,
+              gpointer        user_data)
+{
+  g_log_default_handler (log_domain, log_level, message, user_data);
+  if (log_level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    abort ();
+}
+
 int
 LLVMFuzzerInitialize (int    *argc,
                       char ***argv)
 {
-  /* A critical or warning from GLib, json-glib or libcpns is a finding. */
-  g_log_set_always_fatal (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  g_log_set_default_handler (abort_on_log, NULL);
   target = cpns_fuzz_lookup (CPNS_FUZZ_TARGET);
   if (target == NULL)
     abort ();

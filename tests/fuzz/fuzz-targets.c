@@ -5,12 +5,18 @@
 
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpns.h"
 #include "cpns-message-private.h"
 
 #include "fuzz-targets.h"
+
+/* abort() rather than g_error(): libFuzzer turns SIGABRT into a crash
+ * report with the input saved; g_error() ends in SIGTRAP. */
+#define fuzz_fail(...) \
+  G_STMT_START { g_printerr ("fuzz invariant broken: " __VA_ARGS__); g_printerr ("\n"); abort (); } G_STMT_END
 
 typedef CpnsMessage *(*Decoder) (const char  *kind,
                                  const char  *data,
@@ -49,10 +55,10 @@ check_error (const GError *error)
   const char *name;
 
   if (error == NULL || error->domain != CPNS_ERROR)
-    g_error ("decoder failed without a CPNS_ERROR");
+    fuzz_fail ("decoder failed without a CPNS_ERROR");
   name = cpns_error_code_to_string (error->code);
   if (name == NULL || !g_str_has_prefix (error->message, name))
-    g_error ("error message '%s' does not start with its code", error->message);
+    fuzz_fail ("error message '%s' does not start with its code", error->message);
 }
 
 /* A decoded message encodes again (unless unknown fields grew past the
@@ -72,18 +78,18 @@ check_round_trip (CpnsMessage *msg,
     {
       if (g_error_matches (error, CPNS_ERROR, CPNS_ERROR_TOO_LARGE))
         return;
-      g_error ("decoded %s does not encode: %s", cpns_message_get_kind (msg), error->message);
+      fuzz_fail ("decoded %s does not encode: %s", cpns_message_get_kind (msg), error->message);
     }
   again = decode (cpns_message_get_kind (msg), g_bytes_get_data (bytes, NULL),
                   g_bytes_get_size (bytes), &error);
   if (again == NULL)
-    g_error ("encoded %s does not decode: %s", cpns_message_get_kind (msg), error->message);
+    fuzz_fail ("encoded %s does not decode: %s", cpns_message_get_kind (msg), error->message);
   if (strcmp (cpns_message_get_kind (again), cpns_message_get_kind (msg)) != 0)
-    g_error ("kind changed in a round trip");
+    fuzz_fail ("kind changed in a round trip");
   a = json_node_init_object (json_node_alloc (), cpns_message_get_object (msg));
   b = json_node_init_object (json_node_alloc (), cpns_message_get_object (again));
   if (!json_node_equal (a, b))
-    g_error ("%s changed in a round trip", cpns_message_get_kind (msg));
+    fuzz_fail ("%s changed in a round trip", cpns_message_get_kind (msg));
 
   /* The error helpers accept whatever decoded. */
   carried = cpns_message_to_error (msg);
@@ -94,7 +100,7 @@ check_round_trip (CpnsMessage *msg,
       g_autoptr(GBytes) encoded = cpns_message_encode (frame, &error);
 
       if (encoded == NULL || body == NULL)
-        g_error ("an error frame built from a decoded error does not encode");
+        fuzz_fail ("an error frame built from a decoded error does not encode");
     }
 }
 
@@ -153,11 +159,11 @@ cpns_fuzz_frame (const guint8 *data,
       if (!cpns_frame_reader_feed (reader, data + offset, len, &consumed, &error))
         {
           if (!g_error_matches (error, CPNS_ERROR, CPNS_ERROR_TOO_LARGE))
-            g_error ("frame reader failed with something other than too_large");
+            fuzz_fail ("frame reader failed with something other than too_large");
           break;
         }
       if (consumed > len)
-        g_error ("frame reader consumed more than it was given");
+        fuzz_fail ("frame reader consumed more than it was given");
       offset += consumed;
       body = cpns_frame_reader_pop (reader);
       if (body != NULL)
@@ -165,7 +171,7 @@ cpns_fuzz_frame (const guint8 *data,
           g_autoptr(CpnsMessage) msg = NULL;
 
           if (g_bytes_get_size (body) == 0 || g_bytes_get_size (body) > max_body)
-            g_error ("frame of %" G_GSIZE_FORMAT " bytes passed the reader",
+            fuzz_fail ("frame of %" G_GSIZE_FORMAT " bytes passed the reader",
                      g_bytes_get_size (body));
           msg = cpns_message_decode_frame (g_bytes_get_data (body, NULL),
                                            g_bytes_get_size (body), max_body, &error);
@@ -175,7 +181,7 @@ cpns_fuzz_frame (const guint8 *data,
             check_round_trip (msg, decode_frame);
         }
       else if (consumed == 0)
-        g_error ("frame reader made no progress");
+        fuzz_fail ("frame reader made no progress");
     }
 }
 
@@ -228,18 +234,18 @@ cpns_fuzz_invitation (const guint8 *data,
   if (inv == NULL)
     {
       if (!g_error_matches (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST))
-        g_error ("invitation failed without bad_request");
+        fuzz_fail ("invitation failed without bad_request");
       return;
     }
   uri = cpns_invitation_to_uri (inv);
   again = cpns_invitation_parse (uri, &error);
   if (again == NULL)
-    g_error ("printed invitation does not parse: %s", error->message);
+    fuzz_fail ("printed invitation does not parse: %s", error->message);
   if (g_strcmp0 (inv->server_url, again->server_url) != 0 ||
       g_strcmp0 (inv->user_id, again->user_id) != 0 ||
       g_strcmp0 (inv->code, again->code) != 0 ||
       g_strcmp0 (inv->pin_sha256, again->pin_sha256) != 0)
-    g_error ("invitation changed in a round trip");
+    fuzz_fail ("invitation changed in a round trip");
 }
 
 static const CpnsFuzzTarget targets[] = {
