@@ -3,7 +3,12 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "cpns-discovery.h"
 #include "cpns-error.h"
@@ -234,12 +239,72 @@ cpns_discovery_socket_new (const char  *bind_address,
                            const char  *group,
                            GError     **error)
 {
+  return cpns_discovery_socket_new_on_interface (bind_address, port, group, NULL, error);
+}
+
+/* Joins @group on the interface that has @interface_address (NULL: the
+ * one the kernel picks) and sends group datagrams out of it. */
+static gboolean
+join_group (GSocket      *socket,
+            GInetAddress *group,
+            GInetAddress *interface_address,
+            GError      **error)
+{
+  struct ip_mreq mreq;
+  struct in_addr iface;
+  int fd = g_socket_get_fd (socket);
+
+  memset (&mreq, 0, sizeof mreq);
+  memcpy (&mreq.imr_multiaddr, g_inet_address_to_bytes (group), sizeof mreq.imr_multiaddr);
+  if (interface_address != NULL)
+    memcpy (&iface, g_inet_address_to_bytes (interface_address), sizeof iface);
+  else
+    iface.s_addr = htonl (INADDR_ANY);
+  mreq.imr_interface = iface;
+
+  if (interface_address != NULL &&
+      setsockopt (fd, IPPROTO_IP, IP_MULTICAST_IF, &iface, sizeof iface) != 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "IP_MULTICAST_IF: %s", g_strerror (errsv));
+      return FALSE;
+    }
+  if (setsockopt (fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "IP_ADD_MEMBERSHIP: %s", g_strerror (errsv));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+CpnsDiscoverySocket *
+cpns_discovery_socket_new_on_interface (const char  *bind_address,
+                                        guint16      port,
+                                        const char  *group,
+                                        const char  *interface_address,
+                                        GError     **error)
+{
+  g_autoptr(GInetAddress) iface_inet = NULL;
   g_autoptr(CpnsDiscoverySocket) self = NULL;
   g_autoptr(GInetAddress) bind_inet = NULL;
   g_autoptr(GSocketAddress) bind_addr = NULL;
   g_autoptr(GSocketAddress) local = NULL;
 
   self = g_object_new (CPNS_TYPE_DISCOVERY_SOCKET, NULL);
+
+  if (interface_address != NULL)
+    {
+      iface_inet = g_inet_address_new_from_string (interface_address);
+      if (iface_inet == NULL || g_inet_address_get_family (iface_inet) != G_SOCKET_FAMILY_IPV4)
+        {
+          g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST,
+                       "bad_request: '%s' is not an IPv4 address", interface_address);
+          return NULL;
+        }
+    }
 
   if (bind_address != NULL)
     {
@@ -297,7 +362,7 @@ cpns_discovery_socket_new (const char  *bind_address,
       g_socket_set_multicast_ttl (self->socket, 1);
       /* Without a multicast route (a host with only loopback, a test
        * namespace) unicast targets still work; the group is best effort. */
-      if (!g_socket_join_multicast_group (self->socket, group_inet, FALSE, NULL, &local_error))
+      if (!join_group (self->socket, group_inet, iface_inet, &local_error))
         g_debug ("discovery: cannot join %s: %s", group, local_error->message);
     }
 

@@ -42,6 +42,14 @@ CpnsDiscoverySocket *cpns_discovery_socket_new         (const char           *bi
                                                         guint16               port,
                                                         const char           *group,
                                                         GError              **error);
+/* The same, with the group joined on (and group datagrams sent from) the
+ * interface that has @interface_address, e.g. "127.0.0.1" to keep
+ * multicast on loopback (tests); NULL = the kernel's choice. */
+CpnsDiscoverySocket *cpns_discovery_socket_new_on_interface (const char     *bind_address,
+                                                        guint16               port,
+                                                        const char           *group,
+                                                        const char           *interface_address,
+                                                        GError              **error);
 guint16              cpns_discovery_socket_get_port    (CpnsDiscoverySocket  *self);
 /* "HOST:PORT" targets, e.g. "127.0.0.1:17472". */
 void                 cpns_discovery_socket_add_target  (CpnsDiscoverySocket  *self,

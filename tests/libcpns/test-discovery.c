@@ -326,6 +326,58 @@ test_shared_port (void)
 }
 
 static void
+test_multicast_loopback (void)
+{
+  g_autoptr(CpnsDiscoverySocket) first = NULL;
+  g_autoptr(CpnsDiscoverySocket) second = NULL;
+  g_autoptr(CpnsDiscoverySocket) sender = NULL;
+  g_autoptr(CpnsMessage) msg = cpns_discovery_new_pne (FALSE, "Group", "speaker", nonce);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *group = NULL;
+  Inbox a, b, own;
+  guint16 port;
+
+  /* Two programs share the discovery port on one host, on the group, with
+   * multicast kept on the loopback interface. */
+  first = cpns_discovery_socket_new_on_interface (NULL, 0, CPNS_DEFAULT_DISCOVERY_GROUP ":1",
+                                                  "127.0.0.1", &error);
+  g_assert_no_error (error);
+  port = cpns_discovery_socket_get_port (first);
+  g_clear_object (&first);
+  group = g_strdup_printf ("%s:%u", CPNS_DEFAULT_DISCOVERY_GROUP, port);
+
+  first = cpns_discovery_socket_new_on_interface (NULL, port, group, "127.0.0.1", &error);
+  g_assert_no_error (error);
+  second = cpns_discovery_socket_new_on_interface (NULL, port, group, "127.0.0.1", &error);
+  g_assert_no_error (error);
+  /* A sender on an ephemeral port (a PNE in pairing mode). */
+  sender = cpns_discovery_socket_new_on_interface (NULL, 0, group, "127.0.0.1", &error);
+  g_assert_no_error (error);
+
+  inbox_init (&a, first);
+  inbox_init (&b, second);
+  inbox_init (&own, sender);
+
+  g_assert_true (cpns_discovery_socket_broadcast (sender, msg, &error));
+  g_assert_no_error (error);
+
+  /* Every member of the group gets it. */
+  wait_for_datagrams (&a, 1);
+  wait_for_datagrams (&b, 1);
+  settle ();
+  g_assert_cmpuint (a.messages->len, ==, 1);
+  g_assert_cmpuint (b.messages->len, ==, 1);
+  g_assert_cmpuint (own.messages->len, ==, 0);
+  g_assert_cmpstr (cpns_message_get_string (a.messages->pdata[0], "name"), ==, "Group");
+  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (a.from->pdata[0])),
+                    ==, cpns_discovery_socket_get_port (sender));
+
+  inbox_clear (&a);
+  inbox_clear (&b);
+  inbox_clear (&own);
+}
+
+static void
 test_close (void)
 {
   g_autoptr(CpnsDiscoverySocket) socket = new_loopback_socket (0);
@@ -363,6 +415,7 @@ main (int   argc,
   g_test_add_func ("/discovery/invalid-message-not-sent", test_invalid_message_not_sent);
   g_test_add_func ("/discovery/targets", test_targets);
   g_test_add_func ("/discovery/shared-port", test_shared_port);
+  g_test_add_func ("/discovery/multicast-loopback", test_multicast_loopback);
   g_test_add_func ("/discovery/close", test_close);
   g_test_add_func ("/discovery/bad-group", test_bad_group);
 
