@@ -46,6 +46,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CpnsCertificate, cpns_certificate_unref)
  *   "message-received" (CpnsMessage *msg)
  *   "closed"           (const GError *error)   NULL error = clean close
  *
+ * "closed" details: it is emitted at most once, always from an idle
+ * callback on the channel's context (never from inside a call into the
+ * channel), and only for a channel whose handshake succeeded (a failed
+ * handshake is reported by handshake_finish() alone). NULL means this side
+ * closed (close() or send_error_and_close()); the peer closing, with or
+ * without close_notify, is CPNS_ERROR_CLOSED; a record failure is
+ * TLS_FAILED; a bad frame from the peer is its decode error (after the
+ * "error" frame went out). While a close is in progress the channel keeps
+ * itself alive, so its owner may drop its reference right after close()
+ * and may unref it from inside any of its signal handlers.
+ * cpns_tls_channel_is_closed() is TRUE as soon as a close has begun.
+ *
  * TLS 1.3 only. Certificate mode: the server presents its certificate;
  * a client with a pin fails the handshake with CPNS_ERROR_PIN_MISMATCH
  * when the certificate's SHA-256 differs. PSK mode: psk_dhe_ke only,
