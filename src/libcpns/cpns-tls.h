@@ -86,8 +86,9 @@ CpnsTlsChannel  *cpns_tls_channel_new_client_psk       (GIOStream         *base,
                                                         const char        *identity,
                                                         const guint8       key[CPNS_KEY_LEN]);
 
-/* Fails with TIMEOUT after @timeout_ms, TLS_FAILED, PIN_MISMATCH,
- * or G_IO_ERROR_CANCELLED. */
+/* Fails with TIMEOUT after @timeout_ms (0: no timeout), TLS_FAILED,
+ * PIN_MISMATCH, or G_IO_ERROR_CANCELLED; the base stream is then closed.
+ * Frames sent before the handshake completes are queued. */
 void             cpns_tls_channel_handshake_async      (CpnsTlsChannel    *self,
                                                         guint              timeout_ms,
                                                         GCancellable      *cancellable,
@@ -107,6 +108,7 @@ gboolean         cpns_tls_channel_export               (CpnsTlsChannel    *self,
                                                         const char        *label,
                                                         guint8             out[CPNS_EXPORTER_LEN],
                                                         GError           **error);
+/* A new reference, or NULL when the base stream is not a socket. */
 GSocketAddress  *cpns_tls_channel_get_remote_address   (CpnsTlsChannel    *self);
 
 /* Frame size limit for what is read (default CPNS_MAX_MESSAGE_SIZE);
