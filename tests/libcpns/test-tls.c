@@ -250,6 +250,15 @@ test_cert_handshake (Fixture       *f,
                    ==, GNUTLS_TLS1_3);
   g_assert_cmpuint (f->lookups, ==, 0);
   assert_exporters_match (f);
+
+  {
+    g_autoptr(GSocketAddress) remote = cpns_tls_channel_get_remote_address (f->server);
+    g_autofree char *ip = NULL;
+
+    g_assert_true (G_IS_INET_SOCKET_ADDRESS (remote));
+    ip = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+    g_assert_cmpstr (ip, ==, "127.0.0.1");
+  }
 }
 
 static void
@@ -466,6 +475,54 @@ test_handshake_cancelled (Fixture       *f,
   wait_for (&f->server_result.done);
   g_assert_error (f->server_result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_true (cpns_tls_channel_is_closed (f->server));
+}
+
+static void
+test_close_during_handshake (Fixture       *f,
+                             gconstpointer  data)
+{
+  cpns_tls_channel_handshake_async (f->server, HANDSHAKE_TIMEOUT_MS, NULL, on_handshake,
+                                    &f->server_result);
+  cpns_tls_channel_close (f->server);
+  wait_for (&f->server_result.done);
+  g_assert_error (f->server_result.error, CPNS_ERROR, CPNS_ERROR_CLOSED);
+  g_assert_true (cpns_tls_channel_is_closed (f->server));
+}
+
+static gboolean
+refuse_all (const char *identity,
+            guint8      key[CPNS_KEY_LEN],
+            gpointer    user_data)
+{
+  return FALSE;
+}
+
+static void
+test_psk_only_server_refuses_certificate_client (Fixture       *f,
+                                                 gconstpointer  data)
+{
+  /* A server without a certificate cannot serve certificate mode. */
+  g_clear_object (&f->server);
+  f->server = cpns_tls_channel_new_server (G_IO_STREAM (f->server_conn), NULL,
+                                           refuse_all, NULL, NULL);
+  f->client = cpns_tls_channel_new_client (G_IO_STREAM (f->client_conn), NULL);
+  run_handshakes (f);
+  g_assert_error (f->server_result.error, CPNS_ERROR, CPNS_ERROR_TLS_FAILED);
+  g_assert_error (f->client_result.error, CPNS_ERROR, CPNS_ERROR_TLS_FAILED);
+}
+
+static void
+test_certificate_only_server_refuses_psk_client (Fixture       *f,
+                                                 gconstpointer  data)
+{
+  g_clear_object (&f->server);
+  f->server = cpns_tls_channel_new_server (G_IO_STREAM (f->server_conn), shared_cert,
+                                           NULL, NULL, NULL);
+  f->client = cpns_tls_channel_new_client_psk (G_IO_STREAM (f->client_conn),
+                                               PSK_IDENTITY, psk_key);
+  run_handshakes (f);
+  g_assert_error (f->server_result.error, CPNS_ERROR, CPNS_ERROR_TLS_FAILED);
+  g_assert_error (f->client_result.error, CPNS_ERROR, CPNS_ERROR_TLS_FAILED);
 }
 
 static void
@@ -954,6 +1011,9 @@ main (int   argc,
   ADD ("handshake/stalled-partial-timeout", test_stalled_after_hello_times_out);
   ADD ("handshake/cancelled", test_handshake_cancelled);
   ADD ("handshake/garbage", test_peer_garbage_handshake);
+  ADD ("handshake/close-during", test_close_during_handshake);
+  ADD ("handshake/psk-only-server", test_psk_only_server_refuses_certificate_client);
+  ADD ("handshake/certificate-only-server", test_certificate_only_server_refuses_psk_client);
 
   ADD ("frames/round-trip", test_frames_round_trip);
   ADD ("frames/many-in-one-record", test_frames_many_in_one_record);
