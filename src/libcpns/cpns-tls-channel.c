@@ -50,6 +50,7 @@
 #define MAX_RECORD       16384
 #define CLOSE_TIMEOUT_MS 3000
 #define LINGER_MS        1000
+#define MAX_RECORDS_PER_DISPATCH 32
 
 typedef enum
 {
@@ -514,13 +515,34 @@ handle_body (CpnsTlsChannel *self,
   g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, msg);
 }
 
+static gboolean
+on_read_resume (gpointer user_data)
+{
+  return on_read_ready (NULL, user_data);
+}
+
 static void
 pump_read (CpnsTlsChannel *self)
 {
+  guint records = 0;
+
   while (self->reading && self->state == STATE_OPEN)
     {
       ssize_t n;
       gsize off = 0;
+
+      /* A peer that never stops sending must not starve the others that
+       * share the main context: yield, and resume from an idle. */
+      if (++records > MAX_RECORDS_PER_DISPATCH)
+        {
+          if (self->read_source == NULL)
+            {
+              self->read_source = g_idle_source_new ();
+              g_source_set_callback (self->read_source, on_read_resume, self, NULL);
+              g_source_attach (self->read_source, self->context);
+            }
+          return;
+        }
 
       n = gnutls_record_recv (self->session, self->read_buf, READ_CHUNK);
       if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
