@@ -29,6 +29,11 @@ allowed_outside_string (guchar c)
     }
 }
 
+/* json-glib 1.6 reads integers of 20 digits and more modulo 2^64 (it
+ * takes -18446744073709544145 for 7471), so the integer part of a number
+ * may have at most 18 digits; nothing in the protocol comes close. */
+#define MAX_INTEGER_DIGITS 18
+
 gboolean
 cpns_json_check_limits (const char  *data,
                         gsize        len,
@@ -37,6 +42,9 @@ cpns_json_check_limits (const char  *data,
 {
   guint depth = 0;
   gboolean in_string = FALSE;
+  gboolean in_number = FALSE;   /* inside a number token */
+  gboolean in_integer = FALSE;  /* …and still in its integer part */
+  guint integer_digits = 0;
 
   g_return_val_if_fail (data != NULL || len == 0, FALSE);
 
@@ -67,6 +75,28 @@ cpns_json_check_limits (const char  *data,
             goto malformed;
           continue;
         }
+
+      if (g_ascii_isdigit (c) || c == '-')
+        {
+          if (!in_number)
+            {
+              in_number = in_integer = TRUE;
+              integer_digits = 0;
+            }
+          if (in_integer && c != '-' && ++integer_digits > MAX_INTEGER_DIGITS)
+            {
+              g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST,
+                           "bad_request: a number is out of range");
+              return FALSE;
+            }
+          continue;
+        }
+      if (in_number && (c == '.' || c == 'e' || c == 'E' || c == '+'))
+        {
+          in_integer = FALSE;
+          continue;
+        }
+      in_number = FALSE;
 
       switch (c)
         {

@@ -93,6 +93,14 @@ char             *cpns_field_path           (const char        *prefix,
 gboolean          cpns_time_is_valid        (const char        *text);
 gboolean          cpns_enrollment_code_is_valid (const char    *text);
 
+/* Removes every member the schema does not know, recursively (frames,
+ * datagrams and events keep "v" and "type" when @keep_header). */
+void              cpns_schema_strip_unknown (const CpnsSchema  *schema,
+                                             JsonObject        *object,
+                                             gboolean           keep_header);
+void              cpns_json_wipe_node_secrets (const char      *name,
+                                             JsonNode          *node);
+
 /* Wipes every string value held under a secret field name, recursively. */
 void              cpns_json_wipe_secrets    (JsonObject        *object);
 gboolean          cpns_field_name_is_secret (const char        *name);

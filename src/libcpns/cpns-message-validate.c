@@ -430,6 +430,65 @@ wipe_node (const char *name,
 }
 
 void
+cpns_json_wipe_node_secrets (const char *name,
+                             JsonNode   *node)
+{
+  wipe_node (name, node);
+}
+
+static const CpnsField *
+find_field (const CpnsSchema *schema,
+            const char       *name)
+{
+  for (const CpnsField *field = schema->fields; field->name != NULL; field++)
+    if (strcmp (field->name, name) == 0)
+      return field;
+  return NULL;
+}
+
+void
+cpns_schema_strip_unknown (const CpnsSchema *schema,
+                           JsonObject       *object,
+                           gboolean          keep_header)
+{
+  GList *names = json_object_get_members (object);
+
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      const char *name = l->data;
+      const CpnsField *field;
+      JsonNode *node;
+
+      if (keep_header && (strcmp (name, "v") == 0 || strcmp (name, "type") == 0))
+        continue;
+      node = json_object_get_member (object, name);
+      field = find_field (schema, name);
+      if (field == NULL)
+        {
+          wipe_node (name, node);
+          json_object_remove_member (object, name);   /* frees name: not used after */
+          continue;
+        }
+      if (field->type == CPNS_FIELD_OBJECT && JSON_NODE_HOLDS_OBJECT (node))
+        cpns_schema_strip_unknown (field->schema, json_node_get_object (node), FALSE);
+      else if (field->type == CPNS_FIELD_OBJECTS && JSON_NODE_HOLDS_ARRAY (node))
+        {
+          JsonArray *array = json_node_get_array (node);
+          guint n = json_array_get_length (array);
+
+          for (guint i = 0; i < n; i++)
+            {
+              JsonNode *item = json_array_get_element (array, i);
+
+              if (JSON_NODE_HOLDS_OBJECT (item))
+                cpns_schema_strip_unknown (field->schema, json_node_get_object (item), FALSE);
+            }
+        }
+    }
+  g_list_free (names);
+}
+
+void
 cpns_json_wipe_secrets (JsonObject *object)
 {
   if (object != NULL)

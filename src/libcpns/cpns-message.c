@@ -4,7 +4,6 @@
 
 #include "config.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "cpns-base64.h"
@@ -419,47 +418,11 @@ check_header (const CpnsSchema  *schema,
               JsonObject        *object,
               GError           **error);
 
-GBytes *
-cpns_message_encode (CpnsMessage  *msg,
-                     GError      **error)
-{
-  g_autoptr(JsonGenerator) generator = NULL;
-  g_autoptr(JsonNode) root = NULL;
-  char *text;
-  gsize len;
-
-  g_return_val_if_fail (msg != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!check_header (msg->schema, msg->object, error) ||
-      !cpns_schema_validate (msg->schema, msg->object, NULL, error))
-    return NULL;
-
-  root = json_node_init_object (json_node_alloc (), msg->object);
-  generator = json_generator_new ();
-  json_generator_set_pretty (generator, FALSE);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, &len);
-
-  if (len > schema_max_size (msg->schema))
-    {
-      cpns_wipe (text, len);
-      g_free (text);
-      g_set_error (error, CPNS_ERROR, CPNS_ERROR_TOO_LARGE,
-                   "too_large: encoded %s is %" G_GSIZE_FORMAT " bytes, over the limit of %"
-                   G_GSIZE_FORMAT, msg->schema->kind, len, schema_max_size (msg->schema));
-      return NULL;
-    }
-  return g_bytes_new_take (text, len);
-}
-
-/* Decoding */
-
-/* What json-glib accepts but cannot print back: strings that are not
- * UTF-8 (from escapes such as "\ud800") and numbers out of the range of a
- * double (1e999 becomes inf). Refused anywhere, unknown fields and member
- * names included, so a decoded message always encodes again. Depth is at
- * most 16, so the recursion is bounded. Returns what is wrong, or NULL. */
+/* What json-glib 1.6 cannot print as JSON: fractional numbers (it writes
+ * 1e30 as "1e+30.0") and strings that are not UTF-8. No field of the
+ * protocol is fractional; decoded messages never hold either (unknown
+ * members are dropped), so this only catches local mistakes in members
+ * the schema does not know. Returns what is wrong, or NULL. */
 static const char *check_node (JsonNode *node);
 
 static const char *
@@ -506,10 +469,52 @@ check_node (JsonNode *node)
   if (json_node_get_value_type (node) == G_TYPE_STRING &&
       !g_utf8_validate (json_node_get_string (node), -1, NULL))
     return "a string is not valid UTF-8 (bad escape)";
-  if (json_node_get_value_type (node) == G_TYPE_DOUBLE && !isfinite (json_node_get_double (node)))
-    return "a number is out of range";
+  if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    return "a number is not an integer (the protocol has no fractional numbers)";
   return NULL;
 }
+
+GBytes *
+cpns_message_encode (CpnsMessage  *msg,
+                     GError      **error)
+{
+  g_autoptr(JsonGenerator) generator = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  const char *problem;
+  char *text;
+  gsize len;
+
+  g_return_val_if_fail (msg != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_header (msg->schema, msg->object, error) ||
+      !cpns_schema_validate (msg->schema, msg->object, NULL, error))
+    return NULL;
+  if ((problem = check_object (msg->object)) != NULL)
+    {
+      g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST, "bad_request: %s", problem);
+      return NULL;
+    }
+
+  root = json_node_init_object (json_node_alloc (), msg->object);
+  generator = json_generator_new ();
+  json_generator_set_pretty (generator, FALSE);
+  json_generator_set_root (generator, root);
+  text = json_generator_to_data (generator, &len);
+
+  if (len > schema_max_size (msg->schema))
+    {
+      cpns_wipe (text, len);
+      g_free (text);
+      g_set_error (error, CPNS_ERROR, CPNS_ERROR_TOO_LARGE,
+                   "too_large: encoded %s is %" G_GSIZE_FORMAT " bytes, over the limit of %"
+                   G_GSIZE_FORMAT, msg->schema->kind, len, schema_max_size (msg->schema));
+      return NULL;
+    }
+  return g_bytes_new_take (text, len);
+}
+
+/* Decoding */
 
 static JsonObject *
 parse_object (const char  *data,
@@ -522,7 +527,6 @@ parse_object (const char  *data,
   char *copy;
   gboolean ok;
   JsonNode *root;
-  const char *problem;
 
   if (!cpns_json_check_limits (data, len, max_size, error))
     return NULL;
@@ -560,11 +564,7 @@ parse_object (const char  *data,
                    "bad_request: message must be a JSON object");
       return NULL;
     }
-  if ((problem = check_node (root)) != NULL)
-    {
-      g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST, "bad_request: %s", problem);
-      return NULL;
-    }
+
   return json_object_ref (json_node_get_object (root));
 }
 
@@ -685,6 +685,7 @@ decode_typed (CpnsSchemaClass   klass,
     }
   if (!cpns_schema_validate (schema, object, NULL, error))
     return NULL;
+  cpns_schema_strip_unknown (schema, object, TRUE);
   return message_new_with_object (schema, g_steal_pointer (&object));
 }
 
@@ -741,6 +742,7 @@ cpns_message_decode_body (const char  *kind,
     return NULL;
   if (!cpns_schema_validate (schema, object, NULL, error))
     return NULL;
+  cpns_schema_strip_unknown (schema, object, FALSE);
   return message_new_with_object (schema, g_steal_pointer (&object));
 }
 

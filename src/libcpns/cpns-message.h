@@ -50,6 +50,11 @@ G_BEGIN_DECLS
  *
  * Errors are CPNS_ERROR codes; the message names the field, e.g.
  * "bad_request: field 'nonce_p' must be 16 bytes of base64url".
+ *
+ * Secret fields (euk, gateway_secret, session_key, session_token,
+ * enrollment_code) are zeroed in place when the last reference to the
+ * message goes, even if their JsonObject is still referenced elsewhere:
+ * copy out what must outlive the message.
  */
 typedef struct _CpnsMessage CpnsMessage;
 

@@ -266,6 +266,26 @@ test_malformed_bytes (void)
   g_assert_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST);
   g_clear_error (&error);
 
+  /* Integers of more than 18 digits (json-glib wraps them modulo 2^64). */
+  {
+    const char *big[] = { "{\"a\":1234567890123456789}", "{\"a\":-18446744073709544145}",
+                          "[00000000000000000001]" };
+    const char *fine[] = { "{\"a\":123456789012345678}", "{\"a\":-123456789012345678}",
+                           "{\"a\":1.12345678901234567890123}", "{\"a\":1e-1234567890123456789}",
+                           "{\"a\":\"12345678901234567890\"}" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (big); i++)
+      {
+        g_assert_false (cpns_json_check_limits (big[i], strlen (big[i]), CPNS_MAX_MESSAGE_SIZE,
+                                                &error));
+        g_assert_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST);
+        g_assert_cmpstr (error->message, ==, "bad_request: a number is out of range");
+        g_clear_error (&error);
+      }
+    for (guint i = 0; i < G_N_ELEMENTS (fine); i++)
+      assert_limits_ok (fine[i]);
+  }
+
   /* Ordinary JSON passes. */
   assert_limits_ok ("{ \"v\" : 1 ,\r\n\t\"n\" : -1.5e+3 , \"t\" : true , \"f\" : false , \"z\" : null }");
 }
