@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The five steps end to end: cpns-server + cpns-gatewayd + cpns-pne. */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include "gw-test-harness.h"
+
+#define PNE_TIMEOUT_MS 30000
+
+typedef struct
+{
+  char     *dir;
+  TServer  *server;
+  TGateway *gw;
+  char     *address;    /* the gateway's "127.0.0.1:port" */
+  char     *pne_dir;
+} Fixture;
+
+static void
+fixture_start (Fixture            *fx,
+               const char * const *extra)
+{
+  g_autofree char *invitation = NULL;
+  g_autofree char *srv_dir = NULL;
+  g_autofree char *gw_dir = NULL;
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  JsonObject *e;
+
+  fx->dir = t_tmpdir ();
+  srv_dir = g_build_filename (fx->dir, "server", NULL);
+  gw_dir = g_build_filename (fx->dir, "gateway", NULL);
+  fx->pne_dir = g_build_filename (fx->dir, "pne", NULL);
+  fx->server = t_server_start (srv_dir, 0);
+  invitation = t_server_invite (fx->server, "alice");
+  g_ptr_array_add (args, (gpointer) "--enroll");
+  g_ptr_array_add (args, invitation);
+  g_ptr_array_add (args, (gpointer) "--pairing-window");
+  g_ptr_array_add (args, (gpointer) "900");
+  for (guint i = 0; extra && extra[i]; i++)
+    g_ptr_array_add (args, (gpointer) extra[i]);
+  g_ptr_array_add (args, NULL);
+  fx->gw = t_gateway_start (gw_dir, (const char * const *) args->pdata);
+  e = t_gateway_wait_type (fx->gw, "enrollment", 20000);
+  g_assert_nonnull (e);
+  g_assert_false (json_object_has_member (e, "error"));
+  fx->address = g_strdup_printf ("127.0.0.1:%u", fx->gw->port);
+}
+
+static void
+fixture_stop (Fixture *fx)
+{
+  /* A clean stop: prompts withdrawn, sockets closed, exit 0 (and no leak
+   * report in the sanitizer build). */
+  g_assert_cmpint (t_gateway_stop (fx->gw), ==, 0);
+  g_assert_nonnull (t_gateway_wait_type (fx->gw, "stopped", 5000));
+  g_clear_pointer (&fx->gw, t_gateway_free);
+  t_server_stop (fx->server);
+  g_clear_pointer (&fx->server, t_server_free);
+  g_free (fx->address);
+  g_free (fx->pne_dir);
+  g_free (fx->dir);
+}
+
+static int
+pne_pair (Fixture    *fx,
+          const char *state_dir)
+{
+  return t_pne_run (PNE_TIMEOUT_MS, "pair", "--gateway", fx->address, "--name", "Thermometer",
+                    "--type", "sensor", "--service", "temperature:coap:5683", "--yes",
+                    "--state-dir", state_dir, NULL);
+}
+
+/* The flow_step events as "step:outcome" strings, in order. */
+static char *
+step_trace (TGateway   *gw,
+            const char *flow)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (guint i = 0; i < gw->events->len; i++)
+    {
+      JsonObject *e = g_ptr_array_index (gw->events, i);
+      JsonObject *s;
+
+      if (g_strcmp0 (json_object_get_string_member_with_default (e, "type", NULL), "flow_step") != 0)
+        continue;
+      s = json_object_get_object_member (e, "step");
+      if (flow && g_strcmp0 (json_object_get_string_member (s, "flow"), flow) != 0)
+        continue;
+      g_string_append_printf (out, "%s%s:%s", out->len ? " " : "",
+                              json_object_get_string_member (s, "step"),
+                              json_object_get_string_member (s, "outcome"));
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static gboolean
+wait_server_state (TServer    *server,
+                   const char *pne_id,
+                   const char *state,
+                   guint       timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (g_get_monotonic_time () < end)
+    {
+      g_autofree char *now = t_server_entity_state (server, pne_id);
+
+      if (g_strcmp0 (now, state) == 0)
+        return TRUE;
+      t_sleep (50);
+    }
+  return FALSE;
+}
+
+static void
+run_full_flow (const char *key_mode)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--key-mode", key_mode, "--confirm-pairing", "always",
+                          "--approve", "always", NULL };
+  g_autofree char *pairing = NULL;
+  g_autofree char *connection = NULL;
+  g_autofree char *creds = NULL;
+  g_autofree char *pne_id = NULL;
+  g_autoptr(TPne) pne = NULL;
+  JsonObject *e;
+  struct stat st;
+
+  fixture_start (&fx, extra);
+  /* Trigger II: nothing has connected to the server yet. */
+  g_assert_null (t_gateway_wait_session (fx.gw, "connected", 200));
+
+  g_assert_cmpint (pne_pair (&fx, fx.pne_dir), ==, 0);
+  pairing = step_trace (fx.gw, "pairing");
+  g_assert_cmpstr (pairing, ==,
+                   "2:running 2:done 3a:skipped 3b-d:running 3b-d:done 1:running 1:done"
+                   " 3e:running 3e:done");
+
+  /* The credentials file is private. */
+  creds = g_build_filename (fx.pne_dir, "credentials", NULL);
+  g_assert_cmpint (stat (creds, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  pne_id = t_pne_credential (fx.pne_dir, "pne_id");
+  g_assert_nonnull (pne_id);
+  g_assert_true (wait_server_state (fx.server, pne_id, "registered", 5000));
+
+  e = t_gateway_wait_type (fx.gw, "entity_changed", 1000);
+  g_assert_nonnull (e);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (e, "entity"), "key_mode"),
+                   ==, key_mode);
+
+  /* Steps 4–5; the device stays connected. */
+  pne = t_pne_spawn ("connect", "--state-dir", fx.pne_dir, NULL);
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "5b", "done", PNE_TIMEOUT_MS));
+  connection = step_trace (fx.gw, "connection");
+  g_assert_cmpstr (connection, ==,
+                   "4a:running 4a:done 1:skipped 4b:running 4b:done 4c:running 4c:done"
+                   " 4d-f:running 4d-f:done 4g:running 4g:done 5a:running 5a:done"
+                   " 5b:running 5b:done");
+  /* Step 5a reached the server's inventory. */
+  g_assert_true (wait_server_state (fx.server, pne_id, "connected", 5000));
+
+  /* Ctrl-C on the device: bye, and the inventory says so. */
+  g_subprocess_send_signal (pne->proc, SIGINT);
+  t_pne_wait (pne, 10000);
+  g_assert_true (wait_server_state (fx.server, pne_id, "disconnected", 5000));
+
+  fixture_stop (&fx);
+}
+
+static void
+test_full_flow_server_keys (void)
+{
+  run_full_flow ("server");
+}
+
+static void
+test_full_flow_gateway_keys (void)
+{
+  run_full_flow ("gateway");
+}
+
+/* 3a: a device that holds credentials for this PN keeps them. */
+static void
+test_pairing_skips_3a (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", NULL };
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  JsonObject *e;
+
+  fixture_start (&fx, extra);
+  g_assert_cmpint (pne_pair (&fx, fx.pne_dir), ==, 0);
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "3e", "done", 5000));
+  before = t_pne_credential (fx.pne_dir, "key_id");
+
+  g_assert_cmpint (pne_pair (&fx, fx.pne_dir), ==, 0);
+  e = t_gateway_wait_step (fx.gw, "3a", "done", 5000);
+  g_assert_nonnull (e);
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "3b-d", "skipped", 1000));
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "3e", "skipped", 1000));
+  after = t_pne_credential (fx.pne_dir, "key_id");
+  g_assert_cmpstr (before, ==, after);
+  g_assert_cmpint (t_server_count_entities (fx.server), ==, 1);
+  fixture_stop (&fx);
+}
+
+/* The person says the codes differ. */
+static void
+test_wrong_code_rejected (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "ask", NULL };
+  g_autoptr(TPne) pne = NULL;
+  JsonObject *e, *err;
+  struct stat st;
+  g_autofree char *creds = NULL;
+
+  fixture_start (&fx, extra);
+  pne = t_pne_spawn ("pair", "--gateway", fx.address, "--name", "Speaker", "--type", "speaker",
+                     "--yes", "--state-dir", fx.pne_dir, NULL);
+  e = t_gateway_wait_type (fx.gw, "prompt_raised", PNE_TIMEOUT_MS);
+  g_assert_nonnull (e);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (e, "prompt"), "kind"),
+                   ==, "pairing_code");
+  t_gateway_send (fx.gw, "n");
+  g_assert_cmpint (t_pne_wait (pne, PNE_TIMEOUT_MS), ==, 2);   /* rejected */
+  e = t_gateway_wait_step (fx.gw, "2", "failed", 5000);
+  g_assert_nonnull (e);
+  err = json_object_get_object_member (json_object_get_object_member (e, "step"), "error");
+  g_assert_cmpstr (json_object_get_string_member (err, "code"), ==, "rejected");
+  /* A person-readable sentence about what to do. */
+  g_assert_nonnull (strstr (json_object_get_string_member (err, "message"), "pair"));
+  creds = g_build_filename (fx.pne_dir, "credentials", NULL);
+  g_assert_cmpint (stat (creds, &st), !=, 0);
+  g_assert_cmpint (t_server_count_entities (fx.server), ==, 0);
+  fixture_stop (&fx);
+}
+
+/* A different certificate on reconnect: the device refuses, sends nothing. */
+static void
+test_pin_mismatch_on_reconnect (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", "--approve", "always", NULL };
+  g_autofree char *other_dir = NULL;
+  g_autofree char *other_address = NULL;
+  g_autoptr(TGateway) other = NULL;
+  guint before;
+
+  fixture_start (&fx, extra);
+  g_assert_cmpint (pne_pair (&fx, fx.pne_dir), ==, 0);
+
+  /* Another gateway (its own certificate) at another port. */
+  other_dir = g_build_filename (fx.dir, "impostor", NULL);
+  other = t_gateway_start (other_dir, NULL);
+  other_address = g_strdup_printf ("127.0.0.1:%u", other->port);
+  t_sleep (100);
+  before = other->events->len;
+  g_assert_cmpint (t_pne_run (PNE_TIMEOUT_MS, "connect", "--once", "--gateway", other_address,
+                              "--state-dir", fx.pne_dir, NULL), ==, 7);
+  t_sleep (200);
+  /* No flow started there: the device sent nothing. */
+  for (guint i = before; i < other->events->len; i++)
+    g_assert_cmpstr (json_object_get_string_member (g_ptr_array_index (other->events, i), "type"),
+                     !=, "flow_step");
+  g_assert_cmpint (t_gateway_stop (other), ==, 0);
+
+  /* The real one still works. */
+  g_assert_cmpint (t_pne_run (PNE_TIMEOUT_MS, "connect", "--once", "--state-dir", fx.pne_dir, NULL),
+                   ==, 0);
+  fixture_stop (&fx);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/gateway/flow/full/server-keys", test_full_flow_server_keys);
+  g_test_add_func ("/gateway/flow/full/gateway-keys", test_full_flow_gateway_keys);
+  g_test_add_func ("/gateway/flow/pairing/3a-skip", test_pairing_skips_3a);
+  g_test_add_func ("/gateway/flow/pairing/wrong-code", test_wrong_code_rejected);
+  g_test_add_func ("/gateway/flow/connection/pin-mismatch", test_pin_mismatch_on_reconnect);
+  return g_test_run ();
+}
