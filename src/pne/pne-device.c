@@ -71,6 +71,7 @@ struct _PneDevice
   guint           discovery_interval_ms;
   PneTimeouts     timeouts;
   gboolean        confirm_locally;
+  char           *loopback_source;   /* source address towards a loopback gateway */
 
   /* the running operation */
   State           state;
@@ -521,6 +522,7 @@ pne_device_finalize (GObject *object)
   g_free (self->state_dir);
   g_clear_pointer (&self->entity, json_object_unref);
   g_free (self->gateway_address);
+  g_free (self->loopback_source);
   g_ptr_array_unref (self->discovery_targets);
   g_clear_pointer (&self->creds, pne_credentials_free);
   G_OBJECT_CLASS (pne_device_parent_class)->finalize (object);
@@ -633,6 +635,22 @@ pne_device_set_multicast (PneDevice *self,
 {
   g_return_if_fail (PNE_IS_DEVICE (self));
   self->multicast = multicast;
+}
+
+void
+pne_device_set_loopback_source (PneDevice  *self,
+                                const char *address)
+{
+  g_autoptr(GInetAddress) inet = NULL;
+
+  g_return_if_fail (PNE_IS_DEVICE (self));
+
+  g_clear_pointer (&self->loopback_source, g_free);
+  if (address == NULL)
+    return;
+  inet = g_inet_address_new_from_string (address);
+  g_return_if_fail (inet != NULL && g_inet_address_get_is_loopback (inet));
+  self->loopback_source = g_strdup (address);
 }
 
 void
@@ -921,10 +939,32 @@ on_connect_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+is_loopback_host (const char *host_port)
+{
+  g_autoptr(GSocketConnectable) address = g_network_address_parse (host_port, CPNS_DEFAULT_PORT,
+                                                                   NULL);
+  g_autoptr(GInetAddress) inet = NULL;
+
+  if (address == NULL)
+    return FALSE;
+  inet = g_inet_address_new_from_string (g_network_address_get_hostname (G_NETWORK_ADDRESS (address)));
+  return inet != NULL && g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV4
+         && g_inet_address_get_is_loopback (inet);
+}
+
 static void
 start_connection (PneDevice *self)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
+
+  if (self->loopback_source != NULL && is_loopback_host (self->address))
+    {
+      g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (self->loopback_source);
+      g_autoptr(GSocketAddress) local = g_inet_socket_address_new (inet, 0);
+
+      g_socket_client_set_local_address (client, local);
+    }
 
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);

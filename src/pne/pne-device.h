@@ -59,6 +59,12 @@ void                pne_device_add_discovery_target  (PneDevice         *self,
                                                       const char        *host_port);
 void                pne_device_set_multicast         (PneDevice         *self,
                                                       gboolean           multicast);
+/* When the gateway is on a loopback IPv4 address, connect from this
+ * loopback source address (e.g. "127.1.0.7"): simulated devices then look
+ * like devices with addresses of their own, as on a LAN, and the gateway's
+ * per-address limits (§4.3) apply to each of them. */
+void                pne_device_set_loopback_source   (PneDevice         *self,
+                                                      const char        *address);
 void                pne_device_set_discovery_interval (PneDevice        *self,
                                                       guint              interval_ms);
 void                pne_device_get_timeouts          (PneDevice         *self,

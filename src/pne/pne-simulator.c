@@ -16,6 +16,7 @@
 #include "pne-simulator.h"
 
 #define MAX_ATTEMPTS       12
+#define PAIRING_MAX        8      /* the gateway takes 8 pairings at once (§4.4) */
 #define BACKOFF_FIRST_MS   200
 #define BACKOFF_MAX_MS     8000
 #define STOP_GRACE_MS      3000
@@ -40,6 +41,7 @@ typedef struct
   SimState      state;
   gboolean      paired;
   gboolean      has_slot;
+  gboolean      has_pairing_slot;
   guint         attempts;
   guint         retry_id;
   gint64        op_started;
@@ -64,6 +66,8 @@ struct _PneSimulator
   GPtrArray  *pnes;
   GQueue      queue;          /* SimPne waiting for a slot */
   guint       in_flight;
+  guint       pairing_in_flight;
+  guint       queue_idle_id;
   guint       n_settled;      /* reached the goal or failed for good */
   guint       n_paired;
   guint       n_connected;
@@ -156,6 +160,7 @@ pne_simulator_finalize (GObject *object)
   g_queue_clear (&self->queue);
   g_clear_pointer (&self->pnes, g_ptr_array_unref);
   g_clear_handle_id (&self->stop_timer_id, g_source_remove);
+  g_clear_handle_id (&self->queue_idle_id, g_source_remove);
   g_free (self->state_dir);
   g_free (self->gateway_address);
   g_ptr_array_unref (self->targets);
@@ -378,23 +383,101 @@ maybe_finish (PneSimulator *self)
     }
 }
 
+static gboolean
+needs_pairing_slot (SimPne *p)
+{
+  return !p->paired && !p->sim->announce;
+}
+
+static gboolean
+needs_slot (SimPne *p)
+{
+  /* Announcing devices wait for a person without holding a slot. */
+  return p->paired || !p->sim->announce;
+}
+
+static gboolean
+can_start (SimPne *p)
+{
+  PneSimulator *self = p->sim;
+
+  if (needs_slot (p) && !p->has_slot && self->in_flight >= self->concurrency)
+    return FALSE;
+  if (needs_pairing_slot (p) && !p->has_pairing_slot
+      && self->pairing_in_flight >= MIN (self->concurrency, PAIRING_MAX))
+    return FALSE;
+  return TRUE;
+}
+
+static void
+take_slots (SimPne *p)
+{
+  PneSimulator *self = p->sim;
+
+  if (needs_slot (p) && !p->has_slot)
+    {
+      p->has_slot = TRUE;
+      self->in_flight++;
+    }
+  if (needs_pairing_slot (p) && !p->has_pairing_slot)
+    {
+      p->has_pairing_slot = TRUE;
+      self->pairing_in_flight++;
+    }
+}
+
+static gboolean
+run_queue (gpointer user_data)
+{
+  PneSimulator *self = user_data;
+  GList *l = self->queue.head;
+
+  self->queue_idle_id = 0;
+  while (l != NULL)
+    {
+      GList *next = l->next;
+      SimPne *p = l->data;
+
+      if (can_start (p))
+        {
+          g_queue_delete_link (&self->queue, l);
+          take_slots (p);
+          sim_pne_advance (p);
+        }
+      l = next;
+      /* sim_pne_advance may have changed the queue: start over. */
+      if (l != NULL && g_queue_find (&self->queue, l->data) == NULL)
+        l = self->queue.head;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_queue (PneSimulator *self)
+{
+  if (self->queue_idle_id == 0 && !g_queue_is_empty (&self->queue))
+    self->queue_idle_id = g_idle_add (run_queue, self);
+}
+
+static void
+release_pairing_slot (SimPne *p)
+{
+  if (!p->has_pairing_slot)
+    return;
+  p->has_pairing_slot = FALSE;
+  p->sim->pairing_in_flight--;
+  schedule_queue (p->sim);
+}
+
 static void
 release_slot (SimPne *p)
 {
-  PneSimulator *self = p->sim;
-  SimPne *next;
-
+  release_pairing_slot (p);
   if (!p->has_slot)
     return;
   p->has_slot = FALSE;
-  self->in_flight--;
-  while (self->in_flight < self->concurrency
-         && (next = g_queue_pop_head (&self->queue)) != NULL)
-    {
-      self->in_flight++;
-      next->has_slot = TRUE;
-      sim_pne_advance (next);
-    }
+  p->sim->in_flight--;
+  schedule_queue (p->sim);
 }
 
 static void
@@ -433,6 +516,7 @@ is_retryable (const GError *error)
     case CPNS_ERROR_SERVER_UNREACHABLE:
     case CPNS_ERROR_LOCKED_OUT:
     case CPNS_ERROR_INTERNAL:
+    case CPNS_ERROR_CONFLICT:       /* "too many pairings at once" */
       return TRUE;
     case CPNS_ERROR_TIMEOUT:
       /* A busy gateway: not when discovery found nobody. */
@@ -605,6 +689,7 @@ on_pair_done (GObject      *source,
   self->n_paired++;
   p->paired = TRUE;
   p->attempts = 0;
+  release_pairing_slot (p);
   if (!self->connect)
     {
       settle (p, SIM_DONE);
@@ -619,7 +704,6 @@ static void
 sim_pne_advance (SimPne *p)
 {
   PneSimulator *self = p->sim;
-  gboolean needs_slot;
 
   if (self->stopping)
     {
@@ -627,19 +711,13 @@ sim_pne_advance (SimPne *p)
         settle (p, SIM_DONE);
       return;
     }
-
-  /* Announcing devices wait for a person without holding a slot. */
-  needs_slot = p->paired || !self->announce;
-  if (needs_slot && !p->has_slot)
+  if (!can_start (p))
     {
-      if (self->in_flight >= self->concurrency)
-        {
-          g_queue_push_tail (&self->queue, p);
-          return;
-        }
-      self->in_flight++;
-      p->has_slot = TRUE;
+      p->state = SIM_WAITING;
+      g_queue_push_tail (&self->queue, p);
+      return;
     }
+  take_slots (p);
 
   p->op_started = g_get_monotonic_time ();
   if (!p->paired)
@@ -753,6 +831,12 @@ pne_simulator_run (PneSimulator *self)
                                (const char * const *) services, &error);
       g_assert_no_error (error);
       p->device = pne_device_new (dir);
+      /* Each device its own loopback address, as on a LAN. */
+      {
+        g_autofree char *source = g_strdup_printf ("127.1.%u.%u", (i / 250) % 256, i % 250 + 1);
+
+        pne_device_set_loopback_source (p->device, source);
+      }
       pne_device_set_entity (p->device, entity);
       pne_device_set_gateway_address (p->device, self->gateway_address);
       for (guint t = 0; t < self->targets->len; t++)
