@@ -608,3 +608,51 @@ t_pne_credential (const char *state_dir,
       return g_strdup (lines[i] + strlen (prefix));
   return NULL;
 }
+
+void
+t_pne_forget_session (const char *state_dir)
+{
+  g_autofree char *path = g_build_filename (state_dir, "credentials", NULL);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      if (g_str_has_prefix (lines[i], "session_") || lines[i][0] == '\0')
+        continue;
+      g_string_append_printf (out, "%s\n", lines[i]);
+    }
+  g_file_set_contents_full (path, out->str, out->len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
+  g_assert_no_error (error);
+}
+
+void
+t_pne_set_credential (const char *state_dir,
+                      const char *key,
+                      const char *value)
+{
+  g_autofree char *path = g_build_filename (state_dir, "credentials", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *prefix = g_strconcat (key, "=", NULL);
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      if (lines[i][0] == '\0')
+        continue;
+      if (g_str_has_prefix (lines[i], prefix))
+        g_string_append_printf (out, "%s%s\n", prefix, value);
+      else
+        g_string_append_printf (out, "%s\n", lines[i]);
+    }
+  g_file_set_contents_full (path, out->str, out->len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
+  g_assert_no_error (error);
+}

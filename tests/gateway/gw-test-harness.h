@@ -108,6 +108,12 @@ void         t_pne_free         (TPne       *pne);
 char        *t_pne_credential   (const char *state_dir,
                                  const char *key);
 
+/* Drops the session from a PNE's credentials (so it runs a full setup). */
+void         t_pne_forget_session (const char *state_dir);
+void         t_pne_set_credential (const char *state_dir,
+                                   const char *key,
+                                   const char *value);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TServer, t_server_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TGateway, t_gateway_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TPne, t_pne_free)
