@@ -778,6 +778,16 @@ call_done (GwServerSession *self,
     }
   if (status == 401 && !call->retried)
     {
+      /* 401 is also auth_failed (a PNE's proof): only a rejected token
+       * renews the session. */
+      local = error_from_reply (status, body);
+      if (!g_error_matches (local, CPNS_ERROR, CPNS_ERROR_UNAUTHORIZED))
+        {
+          call->func (NULL, local, call->data);
+          call_free (call);
+          return;
+        }
+      g_clear_error (&local);
       call->retried = TRUE;
       clear_token (self);
       if (self->state == GW_SESSION_CONNECTED)
