@@ -224,6 +224,10 @@ gw_activity_page_dispose (GObject *object)
       gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
       g_clear_object (&self->chooser);
     }
+  if (self->column_view != NULL)
+    gtk_column_view_set_model (self->column_view, NULL);
+  /* Unparent the child before the template drops it. */
+  adw_bin_set_child (ADW_BIN (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), GW_TYPE_ACTIVITY_PAGE);
   g_clear_object (&self->selection);
   g_clear_object (&self->state);

@@ -521,8 +521,9 @@ handle_flow_step (GwAppState    *self,
 
   if (st->outcome == GW_STEP_FAILED && event->time - st->finished_at < 10 * G_USEC_PER_SEC)
     {
-      g_autofree char *text = g_strdup_printf (_("“%s”: step %s failed"), device,
-                                               gw_format_step_short (st->step));
+      /* Translators: "“Kitchen Sensor”: Policy decision failed" */
+      g_autofree char *text = g_strdup_printf (_("“%s”: %s failed"), device,
+                                               gw_format_step_title (st->step));
       g_signal_emit (self, signals[TOAST], 0, text);
     }
   else if (st->outcome == GW_STEP_DONE && st->step == GW_STEP_5B &&

@@ -110,6 +110,7 @@ gw_approval_dialog_new (GtkWindow    *parent,
   g_autofree char *heading = NULL;
   g_autofree char *body = NULL;
   g_autofree char *reason = NULL;
+  g_autofree char *type = NULL;
   GString *what;
 
   g_return_val_if_fail (GW_IS_APP_STATE (state), NULL);
@@ -124,7 +125,8 @@ gw_approval_dialog_new (GtkWindow    *parent,
   heading = g_strdup_printf (_("Allow “%s” to Connect?"), info->pne_name ? info->pne_name : _("Device"));
   adw_message_dialog_set_heading (ADW_MESSAGE_DIALOG (self), heading);
 
-  what = g_string_new (info->entity_type ? info->entity_type : _("Device"));
+  type = gw_format_capitalize (info->entity_type ? info->entity_type : _("Device"));
+  what = g_string_new (type);
   if (info->manufacturer || info->model)
     g_string_append_printf (what, " · %s%s%s", info->manufacturer ? info->manufacturer : "",
                             info->manufacturer && info->model ? " " : "", info->model ? info->model : "");

@@ -49,7 +49,7 @@ update (GwDeviceDetail *self)
   g_autofree char *key = NULL;
   g_autofree char *issued = NULL;
   g_autofree char *session = NULL;
-  const char *type;
+  g_autofree char *type = NULL;
   gint64 now_s = g_get_real_time () / G_USEC_PER_SEC;
   const char *const *services;
 
@@ -60,7 +60,7 @@ update (GwDeviceDetail *self)
     }
   gtk_stack_set_visible_child_name (self->stack, "device");
   gtk_label_set_label (self->name_label, gw_entity_item_get_name (e));
-  type = gw_entity_item_get_entity_type (e) ? gw_entity_item_get_entity_type (e) : _("Device");
+  type = gw_format_capitalize (gw_entity_item_get_entity_type (e) ? gw_entity_item_get_entity_type (e) : _("Device"));
   desc = *gw_entity_item_get_description (e)
          ? g_strdup_printf ("%s · %s", type, gw_entity_item_get_description (e))
          : g_strdup (type);
@@ -312,6 +312,8 @@ gw_device_detail_dispose (GObject *object)
     g_clear_signal_handler (&self->notify_id, self->entity);
   g_clear_object (&self->entity);
   g_clear_object (&self->state);
+  /* Unparent the child before the template drops it. */
+  adw_bin_set_child (ADW_BIN (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), GW_TYPE_DEVICE_DETAIL);
   G_OBJECT_CLASS (gw_device_detail_parent_class)->dispose (object);
 }

@@ -192,6 +192,13 @@ gw_devices_page_dispose (GObject *object)
 {
   GwDevicesPage *self = GW_DEVICES_PAGE (object);
 
+  if (self->selection != NULL)
+    g_signal_handlers_disconnect_by_data (self->selection, self);
+  if (self->column_view != NULL)
+    gtk_column_view_set_model (self->column_view, NULL);
+
+  /* Unparent the child before the template drops it. */
+  adw_bin_set_child (ADW_BIN (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), GW_TYPE_DEVICES_PAGE);
   g_clear_object (&self->selection);
   g_clear_object (&self->state);

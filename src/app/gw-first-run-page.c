@@ -303,6 +303,8 @@ gw_first_run_page_dispose (GObject *object)
   if (self->state != NULL)
     g_clear_signal_handler (&self->done_id, self->state);
   g_clear_object (&self->state);
+  /* Unparent the child before the template drops it. */
+  adw_bin_set_child (ADW_BIN (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), GW_TYPE_FIRST_RUN_PAGE);
   G_OBJECT_CLASS (gw_first_run_page_parent_class)->dispose (object);
 }

@@ -239,3 +239,17 @@ gw_format_flow_kind (GwFlowKind kind)
     default: return "";
     }
 }
+
+char *
+gw_format_capitalize (const char *text)
+{
+  gunichar first;
+  char buf[8];
+  int len;
+
+  if (text == NULL || *text == '\0')
+    return g_strdup ("");
+  first = g_unichar_totitle (g_utf8_get_char (text));
+  len = g_unichar_to_utf8 (first, buf);
+  return g_strdup_printf ("%.*s%s", len, buf, g_utf8_next_char (text));
+}

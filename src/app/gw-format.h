@@ -24,5 +24,7 @@ const char *gw_format_step_title      (GwStep         step);
 const char *gw_format_step_short      (GwStep         step);        /* "1", "3a", "4d–f" */
 const char *gw_format_outcome         (GwStepOutcome  outcome);
 const char *gw_format_flow_kind       (GwFlowKind     kind);
+/* "sensor" → "Sensor" (for entity types shown at the start of a sentence). */
+char       *gw_format_capitalize      (const char    *text);
 
 G_END_DECLS

@@ -332,6 +332,8 @@ gw_network_page_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->state, self);
   g_clear_object (&self->state);
   g_clear_pointer (&self->counts_text, g_free);
+  /* Unparent the child before the template drops it. */
+  adw_bin_set_child (ADW_BIN (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), GW_TYPE_NETWORK_PAGE);
   G_OBJECT_CLASS (gw_network_page_parent_class)->dispose (object);
 }

@@ -122,8 +122,10 @@ gw_pairing_dialog_new (GtkWindow    *parent,
   if (info->entity_type != NULL || info->address != NULL)
     {
       /* Translators: "sensor at 192.168.1.23. Check that the device shows the same code." */
+      g_autofree char *type = gw_format_capitalize (info->entity_type ? info->entity_type : _("Device"));
+
       body = g_strdup_printf (_("%s at %s. Check that the device shows the same code."),
-                              info->entity_type ? info->entity_type : _("Device"),
+                              type,
                               info->address ? info->address : _("an unknown address"));
       adw_message_dialog_set_body (ADW_MESSAGE_DIALOG (self), body);
     }

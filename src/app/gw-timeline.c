@@ -20,7 +20,6 @@
 #define SUB_X        46.0
 #define TEXT_X       40.0
 #define SUB_TEXT_X   60.0
-#define RIGHT_W      150.0
 #define CAUSE_GAP    6.0
 
 typedef struct
@@ -446,6 +445,7 @@ gw_timeline_snapshot (GtkWidget   *widget,
     }
 
   /* The spine. */
+  cairo_new_path (cr);
   cairo_set_line_width (cr, 2.0);
   set_source (cr, &fg, 0.2);
   cairo_move_to (cr, LINE_X, first_cy);
@@ -471,8 +471,10 @@ gw_timeline_snapshot (GtkWidget   *widget,
       double text_alpha = st == GW_TIMELINE_PENDING ? 0.45 : 1.0;
       GwStep fstep;
       const GwFlowStepRecord *fr;
+      int right_w = 0;
 
       /* Node. */
+      cairo_new_path (cr);
       if (st == GW_TIMELINE_RUNNING)
         {
           double pr = r + 2 + 8 * self->phase;
@@ -497,6 +499,24 @@ gw_timeline_snapshot (GtkWidget   *widget,
           draw_glyph (cr, st, cx, cy, r);
         }
 
+      /* State in words, duration and time, right aligned. */
+      if (started > 0 && finished >= started && st != GW_TIMELINE_RUNNING)
+        dur = gw_format_duration (finished - started);
+      if (!row->sub && started > 0)
+        clock = gw_format_clock_us (started);
+      if (dur && clock)
+        right = g_strdup_printf ("%s · %s · %s", state_word (st), dur, clock);
+      else if (dur)
+        right = g_strdup_printf ("%s · %s", state_word (st), dur);
+      else
+        right = g_strdup (state_word (st));
+      pango_layout_set_font_description (layout, NULL);
+      pango_layout_set_width (layout, -1);
+      pango_layout_set_text (layout, right, -1);
+      pango_layout_get_pixel_size (layout, &right_w, NULL);
+      draw_text (cr, layout, width - right_w - PAD, cy,
+                 st == GW_TIMELINE_FAILED ? &fail : &fg, st == GW_TIMELINE_FAILED ? 1.0 : 0.6);
+
       /* Title. */
       if (row->sub)
         {
@@ -513,33 +533,16 @@ gw_timeline_snapshot (GtkWidget   *widget,
           pango_layout_set_font_description (layout, bold);
         }
       pango_layout_set_text (layout, title, -1);
-      pango_layout_set_width (layout, (int) MAX (10, width - text_x - RIGHT_W - PAD) * PANGO_SCALE);
+      pango_layout_set_width (layout, (int) MAX (10, width - text_x - right_w - 2 * PAD) * PANGO_SCALE);
       draw_text (cr, layout, text_x, cy, &fg, text_alpha);
-
-      /* State in words, duration and time, right aligned. */
-      if (started > 0 && finished >= started && st != GW_TIMELINE_RUNNING)
-        dur = gw_format_duration (finished - started);
-      if (!row->sub && started > 0)
-        clock = gw_format_clock_us (started);
-      if (dur && clock)
-        right = g_strdup_printf ("%s · %s · %s", state_word (st), dur, clock);
-      else if (dur)
-        right = g_strdup_printf ("%s · %s", state_word (st), dur);
-      else
-        right = g_strdup (state_word (st));
       pango_layout_set_font_description (layout, NULL);
-      pango_layout_set_text (layout, right, -1);
-      pango_layout_set_width (layout, (int) RIGHT_W * PANGO_SCALE);
-      pango_layout_set_alignment (layout, PANGO_ALIGN_RIGHT);
-      draw_text (cr, layout, width - RIGHT_W - PAD, cy,
-                 st == GW_TIMELINE_FAILED ? &fail : &fg, st == GW_TIMELINE_FAILED ? 1.0 : 0.6);
-      pango_layout_set_alignment (layout, PANGO_ALIGN_LEFT);
 
       /* The cause of a failure, in plain words. */
       fr = shown_failure (self, i, &fstep);
       if (fr != NULL)
         {
           g_autoptr(PangoLayout) cl = cause_layout (self, i, width);
+          cairo_new_path (cr);
           cairo_move_to (cr, text_x, ys[i] + h);
           set_source (cr, &fail, 1.0);
           pango_cairo_show_layout (cr, cl);

@@ -61,6 +61,10 @@ update_enrolled (GwWindow *self)
 {
   gboolean enrolled = gw_app_state_get_enrolled (self->state);
 
+  /* Animate only what the user can see change. */
+  gtk_stack_set_transition_type (self->main_stack,
+                                 gtk_widget_get_mapped (GTK_WIDGET (self))
+                                 ? GTK_STACK_TRANSITION_TYPE_CROSSFADE : GTK_STACK_TRANSITION_TYPE_NONE);
   gtk_stack_set_visible_child_name (self->main_stack, enrolled ? "main" : "first-run");
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.search", enrolled);
 }
