@@ -93,13 +93,16 @@ char             *cpns_field_path           (const char        *prefix,
 gboolean          cpns_time_is_valid        (const char        *text);
 gboolean          cpns_enrollment_code_is_valid (const char    *text);
 
-/* Removes every member the schema does not know, recursively (frames,
- * datagrams and events keep "v" and "type" when @keep_header). */
-void              cpns_schema_strip_unknown (const CpnsSchema  *schema,
+/* A copy of a scalar or shallow copy of a container node whose string, if
+ * any, is not shared with @node (json_node_copy() shares it). */
+JsonNode         *cpns_json_node_copy_value (JsonNode          *node);
+
+/* A copy of @object holding only the members the schema knows, recursively
+ * ("v" and "type" too when @keep_header). Scalars are copied, so wipe the
+ * secrets of @object before dropping it. */
+JsonObject       *cpns_schema_known_members (const CpnsSchema  *schema,
                                              JsonObject        *object,
                                              gboolean           keep_header);
-void              cpns_json_wipe_node_secrets (const char      *name,
-                                             JsonNode          *node);
 
 /* Wipes every string value held under a secret field name, recursively. */
 void              cpns_json_wipe_secrets    (JsonObject        *object);

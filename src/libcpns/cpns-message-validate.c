@@ -429,13 +429,6 @@ wipe_node (const char *name,
     }
 }
 
-void
-cpns_json_wipe_node_secrets (const char *name,
-                             JsonNode   *node)
-{
-  wipe_node (name, node);
-}
-
 static const CpnsField *
 find_field (const CpnsSchema *schema,
             const char       *name)
@@ -446,46 +439,69 @@ find_field (const CpnsSchema *schema,
   return NULL;
 }
 
-void
-cpns_schema_strip_unknown (const CpnsSchema *schema,
+/* json_node_copy() shares the value of a scalar node: wiping one copy's
+ * string would wipe the other. A string gets a copy of its own here. */
+JsonNode *
+cpns_json_node_copy_value (JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    return json_node_init_string (json_node_alloc (), json_node_get_string (node));
+  return json_node_copy (node);
+}
+
+JsonObject *
+cpns_schema_known_members (const CpnsSchema *schema,
                            JsonObject       *object,
                            gboolean          keep_header)
 {
-  GList *names = json_object_get_members (object);
+  JsonObject *known = json_object_new ();
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
 
-  for (GList *l = names; l != NULL; l = l->next)
+  /* A new object rather than removals: json-glib removes a member in time
+   * linear in the number of members. */
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &name, &node))
     {
-      const char *name = l->data;
-      const CpnsField *field;
-      JsonNode *node;
+      const CpnsField *field = NULL;
 
-      if (keep_header && (strcmp (name, "v") == 0 || strcmp (name, "type") == 0))
-        continue;
-      node = json_object_get_member (object, name);
-      field = find_field (schema, name);
-      if (field == NULL)
+      if (!(keep_header && (strcmp (name, "v") == 0 || strcmp (name, "type") == 0)))
         {
-          wipe_node (name, node);
-          json_object_remove_member (object, name);   /* frees name: not used after */
-          continue;
+          field = find_field (schema, name);
+          if (field == NULL)
+            continue;
         }
-      if (field->type == CPNS_FIELD_OBJECT && JSON_NODE_HOLDS_OBJECT (node))
-        cpns_schema_strip_unknown (field->schema, json_node_get_object (node), FALSE);
-      else if (field->type == CPNS_FIELD_OBJECTS && JSON_NODE_HOLDS_ARRAY (node))
+
+      if (field != NULL && field->type == CPNS_FIELD_OBJECT && JSON_NODE_HOLDS_OBJECT (node))
+        json_object_set_object_member (known, name,
+                                       cpns_schema_known_members (field->schema,
+                                                                  json_node_get_object (node),
+                                                                  FALSE));
+      else if (field != NULL && field->type == CPNS_FIELD_OBJECTS && JSON_NODE_HOLDS_ARRAY (node))
         {
           JsonArray *array = json_node_get_array (node);
           guint n = json_array_get_length (array);
+          JsonArray *items = json_array_sized_new (n);
 
           for (guint i = 0; i < n; i++)
             {
               JsonNode *item = json_array_get_element (array, i);
 
               if (JSON_NODE_HOLDS_OBJECT (item))
-                cpns_schema_strip_unknown (field->schema, json_node_get_object (item), FALSE);
+                json_array_add_object_element (items,
+                                               cpns_schema_known_members (field->schema,
+                                                                          json_node_get_object (item),
+                                                                          FALSE));
+              else
+                json_array_add_element (items, cpns_json_node_copy_value (item));
             }
+          json_object_set_array_member (known, name, items);
         }
+      else
+        json_object_set_member (known, name, cpns_json_node_copy_value (node));
     }
-  g_list_free (names);
+  return known;
 }
 
 void

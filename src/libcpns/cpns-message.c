@@ -226,7 +226,7 @@ deep_copy_node (JsonNode *node)
       json_array_unref (array);
       return copy;
     }
-  return json_node_copy (node);
+  return cpns_json_node_copy_value (node);
 }
 
 void
@@ -530,6 +530,11 @@ parse_object (const char  *data,
 
   if (!cpns_json_check_limits (data, len, max_size, error))
     return NULL;
+  if (len == 0)
+    {
+      g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST, "bad_request: malformed JSON");
+      return NULL;
+    }
   if (!g_utf8_validate_len (data, len, NULL))
     {
       g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST,
@@ -685,8 +690,7 @@ decode_typed (CpnsSchemaClass   klass,
     }
   if (!cpns_schema_validate (schema, object, NULL, error))
     return NULL;
-  cpns_schema_strip_unknown (schema, object, TRUE);
-  return message_new_with_object (schema, g_steal_pointer (&object));
+  return message_new_with_object (schema, cpns_schema_known_members (schema, object, TRUE));
 }
 
 CpnsMessage *
@@ -742,8 +746,7 @@ cpns_message_decode_body (const char  *kind,
     return NULL;
   if (!cpns_schema_validate (schema, object, NULL, error))
     return NULL;
-  cpns_schema_strip_unknown (schema, object, FALSE);
-  return message_new_with_object (schema, g_steal_pointer (&object));
+  return message_new_with_object (schema, cpns_schema_known_members (schema, object, FALSE));
 }
 
 /* Errors */

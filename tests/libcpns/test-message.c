@@ -680,6 +680,12 @@ test_version_and_type (void)
   assert_frame_error ("\"ping\"", CPNS_ERROR_BAD_REQUEST, "bad_request: message must be a JSON object");
   assert_frame_error ("{\"v\":1,", CPNS_ERROR_BAD_REQUEST, "bad_request: malformed JSON");
   assert_frame_error ("", CPNS_ERROR_BAD_REQUEST, "bad_request: malformed JSON");
+  {
+    g_autoptr(GError) error = NULL;
+
+    g_assert_null (cpns_message_decode_body ("api.healthz", NULL, 0, &error));
+    g_assert_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST);
+  }
   assert_frame_error ("{\"v\":1,\"type\":\"bye\",\"reason\":\"\xff\"}", CPNS_ERROR_BAD_REQUEST,
                       "bad_request: message is not valid UTF-8");
   /* json-glib reads 20-digit integers modulo 2^64 (this port would be 7471). */
@@ -938,6 +944,18 @@ test_secrets_wiped (void)
   /* The object outlives the message here only so the test can look. */
   g_assert_cmpstr (json_object_get_string_member (object, "euk"), ==, "");
   g_assert_cmpuint (strlen (json_object_get_string_member (object, "pne_id")), ==, 36);
+
+  /* The caller's objects are copied, not shared: wiping the message's copy
+   * leaves them alone. */
+  {
+    g_autoptr(JsonObject) mine = json_object_new ();
+    CpnsMessage *holder = cpns_message_new ("api.entities.request");
+
+    json_object_set_string_member (mine, "euk", "still-here");
+    cpns_message_set_object (holder, "extra", mine);
+    cpns_message_unref (holder);
+    g_assert_cmpstr (json_object_get_string_member (mine, "euk"), ==, "still-here");
+  }
 }
 
 static void
