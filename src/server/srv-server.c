@@ -5,6 +5,9 @@
 
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include "cpns-base64.h"
 #include "cpns-ids.h"
 #include "srv-datadir.h"
@@ -434,6 +437,24 @@ early_cb (SoupServer        *soup,
 }
 
 /* ------------------------------------------------------------------ */
+/* Connections: answers are written as several small TLS records (headers,
+ * body); without TCP_NODELAY each can wait for the peer's delayed ACK. */
+
+static void
+request_started_cb (SoupServer        *soup,
+                    SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  if (socket != NULL && !g_object_get_data (G_OBJECT (socket), "srv-nodelay"))
+    {
+      g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+      g_object_set_data (G_OBJECT (socket), "srv-nodelay", GINT_TO_POINTER (1));
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* WebSocket */
 
 static void
@@ -539,6 +560,7 @@ srv_server_new (const char  *data_dir,
   server->soup = soup_server_new ("tls-certificate", certificate,
                                   "server-header", "cpns-server",
                                   NULL);
+  g_signal_connect (server->soup, "request-started", G_CALLBACK (request_started_cb), server);
   soup_server_add_early_handler (server->soup, NULL, early_cb, server, NULL);
   soup_server_add_handler (server->soup, NULL, handler_cb, server, NULL);
   soup_server_add_early_handler (server->soup, "/cpns/v1/events", early_cb, server, NULL);

@@ -1430,14 +1430,20 @@ srv_store_get_policy (SrvStore    *store,
                       const char  *user_id,
                       GError     **error)
 {
-  g_autoptr(SrvUser) user = srv_store_get_user (store, user_id, error);
   g_autoptr(SrvPolicy) policy = NULL;
   sqlite3_stmt *s;
   int rc;
 
-  if (user == NULL)
-    return NULL;
-  policy = srv_policy_new (user->default_action);
+  s = stmt (store, "SELECT default_action FROM users WHERE user_id = ?1");
+  bind_text (s, 1, user_id);
+  if (sqlite3_step (s) == SQLITE_ROW)
+    policy = srv_policy_new ((const char *) sqlite3_column_text (s, 0));
+  sqlite3_reset (s);
+  if (policy == NULL)
+    {
+      g_set_error (error, CPNS_ERROR, CPNS_ERROR_NOT_FOUND, "not_found: no user '%s'", user_id);
+      return NULL;
+    }
   s = stmt (store,
             "SELECT rule_id, match_pne_id, match_entity_type, match_gateway_id, action, "
             "  expires_at FROM policy_rules WHERE user_id = ?1 ORDER BY position");

@@ -171,8 +171,11 @@ server_fixture_free (ServerFixture *fixture)
 {
   if (fixture->process)
     {
+      /* A clean shutdown: under ASan this also checks for leaks. */
       g_subprocess_send_signal (fixture->process, SIGTERM);
       g_subprocess_wait (fixture->process, NULL, NULL);
+      g_assert_true (g_subprocess_get_if_exited (fixture->process));
+      g_assert_cmpint (g_subprocess_get_exit_status (fixture->process), ==, 0);
       g_clear_object (&fixture->process);
     }
   g_clear_object (&fixture->session);
