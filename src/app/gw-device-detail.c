@@ -73,9 +73,14 @@ update (GwDeviceDetail *self)
 
   if (gw_entity_item_get_key_id (e) != NULL)
     {
-      issued = gw_format_relative_unix (gw_entity_item_get_key_issued_at (e), now_s);
+      gint64 age = now_s - gw_entity_item_get_key_issued_at (e);
+      g_autofree char *rel = gw_format_relative_unix (gw_entity_item_get_key_issued_at (e), now_s);
+
+      issued = age < 60 ? g_strdup (_("issued just now"))
+                        /* Translators: "issued 3 days ago" */
+                        : g_strdup_printf (_("issued %s ago"), rel);
       /* Translators: "Assigned by the server · key-0123456789abcdef · issued 3 days ago" */
-      key = g_strdup_printf (_("%s · %s · issued %s ago"),
+      key = g_strdup_printf (_("%s · %s · %s"),
                              g_strcmp0 (gw_entity_item_get_key_mode (e), "gateway") == 0
                              ? _("Assigned by this gateway") : _("Assigned by the server"),
                              gw_entity_item_get_key_id (e), issued);

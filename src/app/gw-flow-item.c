@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "gw-flow-item.h"
 
 struct _GwFlowItem
@@ -138,6 +140,19 @@ gw_flow_item_apply (GwFlowItem       *self,
 
   g_return_if_fail (GW_IS_FLOW_ITEM (self));
   g_return_if_fail (info != NULL && (guint) info->step < GW_STEP_LAST);
+
+  /* Step 1 is skipped when the server session already exists: its goal,
+   * a secure session, is met. Never let it hide an earlier real run. */
+  if (info->step == GW_STEP_1 && info->outcome == GW_STEP_SKIPPED)
+    {
+      const GwFlowStepRecord *old = &self->steps[GW_STEP_1];
+
+      if (old->present && old->outcome == GW_STEP_DONE)
+        {
+          g_signal_emit (self, signals[CHANGED], 0);
+          return;
+        }
+    }
 
   src.present = TRUE;
   src.outcome = info->outcome;

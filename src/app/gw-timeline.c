@@ -142,6 +142,10 @@ row_state (GwTimeline *self,
         last_present = TRUE;
     }
 
+  /* Step 1 skipped: the session was already open, which is what it is for. */
+  if (row->main == 1 && any && all_skipped)
+    all_skipped = FALSE;
+
 out:
   if (started)
     *started = s;
