@@ -88,6 +88,8 @@ def check_desktop(t, merged, service):
          entry.get('Exec'))
     t.ok(entry.get('Icon') == APP_ID, 'Icon is the application ID', entry.get('Icon'))
     t.ok(entry.get('DBusActivatable') == 'true', 'DBusActivatable=true')
+    t.ok('x-scheme-handler/cpns' in entry.get('MimeType', '').split(';'),
+         'opens cpns:// invitations', entry.get('MimeType'))
     for lang in ('de', 'fr'):
         t.ok(f'Comment[{lang}]' in entry and f'Keywords[{lang}]' in entry,
              f'translations merged for {lang}')
