@@ -251,19 +251,29 @@ command_pair (int    argc,
   int exit_code = PNE_EXIT_OK;
   guint sigint_id, sigterm_id;
   GOptionEntry entries[] = {
-    { "gateway", 'g', 0, G_OPTION_ARG_STRING, &gateway, "Pair with the gateway at this address", "HOST:PORT" },
-    { "discover", 'd', 0, G_OPTION_ARG_NONE, &discover, "Find a gateway open for pairing by discovery (default)", NULL },
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "This device's name (1–64 characters)", "NAME" },
-    { "type", 't', 0, G_OPTION_ARG_STRING, &type, "sensor, actuator, phone, computer, wearable, speaker, display, camera or other", "TYPE" },
+    { "gateway", 'g', 0, G_OPTION_ARG_STRING, &gateway, "Pair with the gateway at this address",
+      "HOST:PORT" },
+    { "discover", 'd', 0, G_OPTION_ARG_NONE, &discover,
+      "Find a gateway open for pairing by discovery (default)", NULL },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
+      "This device's name (1–64 characters)", "NAME" },
+    { "type", 't', 0, G_OPTION_ARG_STRING, &type,
+      "sensor, actuator, phone, computer, wearable, speaker, display, camera or other", "TYPE" },
     { "manufacturer", 0, 0, G_OPTION_ARG_STRING, &manufacturer, "Manufacturer", "TEXT" },
     { "model", 0, 0, G_OPTION_ARG_STRING, &model, "Model", "TEXT" },
     { "serial", 0, 0, G_OPTION_ARG_STRING, &serial, "Serial number", "TEXT" },
-    { "service", 's', 0, G_OPTION_ARG_STRING_ARRAY, &services, "A service this device offers (repeatable)", "NAME:PROTO[:PORT]" },
-    { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, "Accept the pairing code without asking (devices without input)", NULL },
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "Where the credentials are kept (default $XDG_STATE_HOME/cpns-pne)", "DIR" },
-    { "discovery-target", 0, 0, G_OPTION_ARG_STRING_ARRAY, &targets, "Also send discovery requests to this address (repeatable)", "HOST:PORT" },
-    { "no-multicast", 0, 0, G_OPTION_ARG_NONE, &no_multicast, "Do not send discovery requests to the multicast group", NULL },
-    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Give up discovery after this many seconds (0 = never; default 120)", "SECONDS" },
+    { "service", 's', 0, G_OPTION_ARG_STRING_ARRAY, &services,
+      "A service this device offers (repeatable)", "NAME:PROTO[:PORT]" },
+    { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes,
+      "Accept the pairing code without asking (devices without input)", NULL },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "Where the credentials are kept (default $XDG_STATE_HOME/cpns-pne)", "DIR" },
+    { "discovery-target", 0, 0, G_OPTION_ARG_STRING_ARRAY, &targets,
+      "Also send discovery requests to this address (repeatable)", "HOST:PORT" },
+    { "no-multicast", 0, 0, G_OPTION_ARG_NONE, &no_multicast,
+      "Do not send discovery requests to the multicast group", NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
+      "Give up discovery after this many seconds (0 = never; default 120)", "SECONDS" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per step", NULL },
     { NULL }
   };
@@ -387,9 +397,12 @@ command_connect (int    argc,
   int exit_code = PNE_EXIT_OK;
   guint sigint_id, sigterm_id;
   GOptionEntry entries[] = {
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "Where the credentials are kept (default $XDG_STATE_HOME/cpns-pne)", "DIR" },
-    { "once", 0, 0, G_OPTION_ARG_NONE, &once, "Disconnect (bye) as soon as the connection is set up", NULL },
-    { "gateway", 'g', 0, G_OPTION_ARG_STRING, &gateway, "Connect to this address instead of the one stored at pairing", "HOST:PORT" },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "Where the credentials are kept (default $XDG_STATE_HOME/cpns-pne)", "DIR" },
+    { "once", 0, 0, G_OPTION_ARG_NONE, &once,
+      "Disconnect (bye) as soon as the connection is set up", NULL },
+    { "gateway", 'g', 0, G_OPTION_ARG_STRING, &gateway,
+      "Connect to this address instead of the one stored at pairing", "HOST:PORT" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per step", NULL },
     { NULL }
   };
@@ -445,7 +458,8 @@ command_status (int    argc,
   gboolean live;
   int exit_code = PNE_EXIT_OK;
   GOptionEntry entries[] = {
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "Where the credentials are kept (default $XDG_STATE_HOME/cpns-pne)", "DIR" },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "Where the credentials are kept (default $XDG_STATE_HOME/cpns-pne)", "DIR" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
     { NULL }
   };
@@ -532,7 +546,8 @@ command_forget (int    argc,
   g_autoptr(GError) error = NULL;
   int exit_code = PNE_EXIT_OK;
   GOptionEntry entries[] = {
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "Where the credentials are kept (default $XDG_STATE_HOME/cpns-pne)", "DIR" },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "Where the credentials are kept (default $XDG_STATE_HOME/cpns-pne)", "DIR" },
     { NULL }
   };
 
@@ -573,17 +588,30 @@ command_simulate (int    argc,
   int exit_code = PNE_EXIT_OK;
   GOptionEntry entries[] = {
     { "count", 'c', 0, G_OPTION_ARG_INT, &count, "How many devices (1–100000)", "N" },
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "A directory holding one state directory per device (default $XDG_STATE_HOME/cpns-pne/simulated)", "DIR" },
-    { "gateway", 'g', 0, G_OPTION_ARG_STRING, &gateway, "Pair with the gateway at this address", "HOST:PORT" },
-    { "discover", 'd', 0, G_OPTION_ARG_NONE, &discover, "Find a gateway open for pairing by discovery (default)", NULL },
-    { "name-prefix", 0, 0, G_OPTION_ARG_STRING, &name_prefix, "Put this before every device name", "TEXT" },
-    { "connect", 0, 0, G_OPTION_ARG_NONE, &do_connect, "After pairing, connect each device (steps 4–5)", NULL },
-    { "stay", 0, 0, G_OPTION_ARG_NONE, &stay, "Stay connected until Ctrl-C (implies --connect)", NULL },
-    { "announce", 0, 0, G_OPTION_ARG_NONE, &announce, "Announce by discovery and wait, without a time limit, until the gateway opens pairing (demo)", NULL },
-    { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency, "Connection attempts in flight at once (default 16)", "N" },
-    { "discovery-target", 0, 0, G_OPTION_ARG_STRING_ARRAY, &targets, "Also send discovery requests to this address (repeatable)", "HOST:PORT" },
-    { "no-multicast", 0, 0, G_OPTION_ARG_NONE, &no_multicast, "Do not send discovery requests to the multicast group", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per step and per device", NULL },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "A directory holding one state directory per device "
+      "(default $XDG_STATE_HOME/cpns-pne/simulated)", "DIR" },
+    { "gateway", 'g', 0, G_OPTION_ARG_STRING, &gateway, "Pair with the gateway at this address",
+      "HOST:PORT" },
+    { "discover", 'd', 0, G_OPTION_ARG_NONE, &discover,
+      "Find a gateway open for pairing by discovery (default)", NULL },
+    { "name-prefix", 0, 0, G_OPTION_ARG_STRING, &name_prefix, "Put this before every device name",
+      "TEXT" },
+    { "connect", 0, 0, G_OPTION_ARG_NONE, &do_connect,
+      "After pairing, connect each device (steps 4–5)", NULL },
+    { "stay", 0, 0, G_OPTION_ARG_NONE, &stay, "Stay connected until Ctrl-C (implies --connect)",
+      NULL },
+    { "announce", 0, 0, G_OPTION_ARG_NONE, &announce,
+      "Announce by discovery and wait, without a time limit, until the gateway opens "
+      "pairing (demo)", NULL },
+    { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency,
+      "Connection attempts in flight at once (default 16)", "N" },
+    { "discovery-target", 0, 0, G_OPTION_ARG_STRING_ARRAY, &targets,
+      "Also send discovery requests to this address (repeatable)", "HOST:PORT" },
+    { "no-multicast", 0, 0, G_OPTION_ARG_NONE, &no_multicast,
+      "Do not send discovery requests to the multicast group", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per step and per device",
+      NULL },
     { NULL }
   };
 

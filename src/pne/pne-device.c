@@ -5,33 +5,7 @@
 
 #include <string.h>
 
-#include "cpns.h"
-#include "pne-device.h"
-#include "pne-discovery.h"
-
-/* The states of the CPNS-1 client, named after what the device waits for. */
-typedef enum
-{
-  STATE_IDLE,
-  STATE_DISCOVERING,
-  STATE_CONNECTING,          /* TCP + TLS handshake */
-  /* pairing, §4.3–4.4 */
-  STATE_WAIT_COMMIT,
-  STATE_WAIT_REVEAL,
-  STATE_WAIT_PAIRING_RESPONSE,
-  STATE_WAIT_PNE_ID,
-  STATE_WAIT_KEY_ASSIGNMENT,
-  STATE_WAIT_PAIRING_COMPLETE,
-  /* connection setup, §4.5 */
-  STATE_WAIT_AUTH_CHALLENGE,
-  STATE_WAIT_AUTHORIZATION,
-  STATE_WAIT_CONFIRM_ACK,
-  STATE_WAIT_SETUP_COMPLETE,
-  /* resume, §4.6 */
-  STATE_WAIT_RESUME_COMPLETE,
-  STATE_CONNECTED,
-  STATE_CLOSING,
-} State;
+#include "pne-device-private.h"
 
 static const char *state_names[] = {
   "idle", "discovering", "connecting",
@@ -39,89 +13,6 @@ static const char *state_names[] = {
   "wait_key_assignment", "wait_pairing_complete",
   "wait_auth_challenge", "wait_authorization", "wait_confirm_ack", "wait_setup_complete",
   "wait_resume_complete", "connected", "closing",
-};
-
-typedef enum
-{
-  OP_NONE,
-  OP_PAIR,
-  OP_CONNECT,
-} Operation;
-
-typedef enum
-{
-  LOCAL_NOT_ASKED,
-  LOCAL_WAITING,
-  LOCAL_ACCEPTED,
-} LocalAnswer;
-
-#define APPROVAL_MARGIN_MS 15000
-#define CLOSE_GRACE_MS     3000
-
-struct _PneDevice
-{
-  GObject         parent_instance;
-
-  /* configuration */
-  char           *state_dir;
-  JsonObject     *entity;
-  char           *gateway_address;
-  GPtrArray      *discovery_targets;
-  gboolean        multicast;
-  guint           discovery_interval_ms;
-  PneTimeouts     timeouts;
-  gboolean        confirm_locally;
-  char           *loopback_source;   /* source address towards a loopback gateway */
-
-  /* the running operation */
-  State           state;
-  Operation       op;
-  GTask          *task;
-  GCancellable   *cancellable;       /* internal: connect + handshake */
-  GCancellable   *caller_cancellable;
-  gulong          caller_cancel_id;
-  guint           timer_id;
-  const char     *timer_what;
-  guint           discovery_timer_id;
-  PneDiscovery   *discovery;
-  gulong          discovery_id;
-  char           *address;           /* where we connect */
-
-  CpnsTlsChannel *channel;
-  gulong          message_id;
-  gulong          closed_id;
-  CpnsTlsChannel *closing_channel;   /* retired, flushing its last frames */
-  gulong          closing_id;
-  guint           closing_timer_id;
-  GError         *deferred_error;    /* task result waiting for the close */
-  gboolean        deferred;
-  gboolean        disconnect_pending;/* emit "disconnected" after the close */
-  GError         *disconnect_error;
-
-  /* pairing */
-  PneCredentials *existing;          /* credentials held when pairing began */
-  PneCredentials *pending;           /* being assembled */
-  gboolean        has_credentials;
-  char           *cert_seen;
-  guint8          commitment[32];
-  guint8          n_p[CPNS_NONCE_LEN];
-  LocalAnswer     local;
-  GQueue          held;              /* messages held for the local answer */
-  gboolean        pending_written;
-
-  /* connection setup / resume */
-  PneCredentials *creds;
-  guint8          nonce_p[CPNS_NONCE_LEN];
-  guint8          nonce_s[CPNS_NONCE_LEN];
-  char           *auth_id;
-  char           *session_id;
-  guint8          session_key[CPNS_KEY_LEN];
-  gboolean        have_session_key;
-  gboolean        resuming;
-  gboolean        resumed;
-  gboolean        connected;         /* the connect task reported success */
-  guint           ping_id;
-  gint64          last_heard;
 };
 
 enum
@@ -136,26 +27,15 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (PneDevice, pne_device, G_TYPE_OBJECT)
 
-static void start_connection (PneDevice *self);
-static void handle_message (PneDevice *self, CpnsMessage *msg);
-static gboolean send_ping (gpointer user_data);
-
 /* ------------------------------------------------------------------ */
 /* Helpers */
 
-static void
-progress (PneDevice  *self,
-          const char *step,
-          JsonObject *details,
-          const char *format,
-          ...) G_GNUC_PRINTF (4, 5);
-
-static void
-progress (PneDevice  *self,
-          const char *step,
-          JsonObject *details,
-          const char *format,
-          ...)
+void
+pne_device_progress (PneDevice  *self,
+                     const char *step,
+                     JsonObject *details,
+                     const char *format,
+                     ...)
 {
   g_autofree char *message = NULL;
   g_autoptr(JsonObject) owned = details;
@@ -168,14 +48,9 @@ progress (PneDevice  *self,
   g_signal_emit (self, signals[PROGRESS], 0, step, message, owned);
 }
 
-static JsonObject *
-details_new (const char *first_key,
-             ...) G_GNUC_NULL_TERMINATED;
-
-/* Pairs of (key, string value), NULL-terminated. */
-static JsonObject *
-details_new (const char *first_key,
-             ...)
+JsonObject *
+pne_device_details_new (const char *first_key,
+                        ...)
 {
   JsonObject *object = json_object_new ();
   const char *key = first_key;
@@ -194,21 +69,21 @@ details_new (const char *first_key,
   return object;
 }
 
-static gint64
-now_seconds (void)
+gint64
+pne_device_now_seconds (void)
 {
   return g_get_real_time () / G_USEC_PER_SEC;
 }
 
-static void
-clear_session_secret (PneDevice *self)
+void
+pne_device_clear_session_secret (PneDevice *self)
 {
   cpns_wipe (self->session_key, CPNS_KEY_LEN);
   self->have_session_key = FALSE;
 }
 
-static void
-stop_timer (PneDevice *self)
+void
+pne_device_stop_timer (PneDevice *self)
 {
   g_clear_handle_id (&self->timer_id, g_source_remove);
   self->timer_what = NULL;
@@ -226,8 +101,8 @@ stop_discovery (PneDevice *self)
     }
 }
 
-static void
-clear_held (PneDevice *self)
+void
+pne_device_clear_held (PneDevice *self)
 {
   CpnsMessage *msg;
 
@@ -239,10 +114,10 @@ clear_held (PneDevice *self)
 static void
 reset_operation (PneDevice *self)
 {
-  stop_timer (self);
+  pne_device_stop_timer (self);
   stop_discovery (self);
   g_clear_handle_id (&self->ping_id, g_source_remove);
-  clear_held (self);
+  pne_device_clear_held (self);
   if (self->caller_cancellable != NULL)
     {
       g_cancellable_disconnect (self->caller_cancellable, self->caller_cancel_id);
@@ -260,7 +135,7 @@ reset_operation (PneDevice *self)
   g_clear_pointer (&self->auth_id, g_free);
   g_clear_pointer (&self->session_id, g_free);
   g_clear_pointer (&self->address, g_free);
-  clear_session_secret (self);
+  pne_device_clear_session_secret (self);
   cpns_wipe (self->commitment, sizeof self->commitment);
   cpns_wipe (self->n_p, sizeof self->n_p);
   self->local = LOCAL_NOT_ASKED;
@@ -269,9 +144,9 @@ reset_operation (PneDevice *self)
   self->pending_written = FALSE;
 }
 
-static void
-complete_task (PneDevice *self,
-               GError    *error)
+void
+pne_device_complete_task (PneDevice *self,
+                          GError    *error)
 {
   g_autoptr(GTask) task = g_steal_pointer (&self->task);
   Operation op = self->op;
@@ -287,7 +162,7 @@ complete_task (PneDevice *self,
       self->connected = TRUE;
       self->state = STATE_CONNECTED;
       self->last_heard = g_get_monotonic_time ();
-      self->ping_id = g_timeout_add (self->timeouts.ping_ms, send_ping, self);
+      self->ping_id = g_timeout_add (self->timeouts.ping_ms, pne_device_send_ping, self);
     }
   else
     {
@@ -310,7 +185,7 @@ finish_deferred (PneDevice *self)
   if (self->deferred)
     {
       self->deferred = FALSE;
-      complete_task (self, g_steal_pointer (&self->deferred_error));
+      pne_device_complete_task (self, g_steal_pointer (&self->deferred_error));
     }
   if (self->disconnect_pending)
     {
@@ -389,17 +264,17 @@ drop_channel (PneDevice    *self,
 
 /* End the operation (or the live connection) with @error (NULL = success).
  * @send: an error frame to send first, or NULL. Takes @error. */
-static void
-finish (PneDevice    *self,
-        GError       *error,
-        const GError *send)
+void
+pne_device_finish (PneDevice    *self,
+                   GError       *error,
+                   const GError *send)
 {
   if (self->state == STATE_CLOSING)
     {
       g_clear_error (&error);
       return;
     }
-  stop_timer (self);
+  pne_device_stop_timer (self);
   g_clear_handle_id (&self->ping_id, g_source_remove);
   self->state = STATE_CLOSING;
 
@@ -421,30 +296,23 @@ finish (PneDevice    *self,
   drop_channel (self, send);
 }
 
-static void
-fail_literal (PneDevice    *self,
-              CpnsErrorCode code,
-              gboolean      send,
-              const char   *message)
+void
+pne_device_fail_literal (PneDevice    *self,
+                         CpnsErrorCode code,
+                         gboolean      send,
+                         const char   *message)
 {
   GError *error = g_error_new_literal (CPNS_ERROR, code, message);
 
-  finish (self, error, send ? error : NULL);
+  pne_device_finish (self, error, send ? error : NULL);
 }
 
-static void
-fail (PneDevice    *self,
-      CpnsErrorCode code,
-      gboolean      send,
-      const char   *format,
-      ...) G_GNUC_PRINTF (4, 5);
-
-static void
-fail (PneDevice    *self,
-      CpnsErrorCode code,
-      gboolean      send,
-      const char   *format,
-      ...)
+void
+pne_device_fail (PneDevice    *self,
+                 CpnsErrorCode code,
+                 gboolean      send,
+                 const char   *format,
+                 ...)
 {
   g_autofree char *message = NULL;
   va_list args;
@@ -452,7 +320,7 @@ fail (PneDevice    *self,
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  fail_literal (self, code, send, message);
+  pne_device_fail_literal (self, code, send, message);
 }
 
 static gboolean
@@ -463,24 +331,24 @@ on_timer (gpointer user_data)
 
   self->timer_id = 0;
   self->timer_what = NULL;
-  fail (self, CPNS_ERROR_TIMEOUT, self->channel != NULL,
-        "No %s from the gateway in time", what != NULL ? what : "answer");
+  pne_device_fail (self, CPNS_ERROR_TIMEOUT, self->channel != NULL,
+                   "No %s from the gateway in time", what != NULL ? what : "answer");
   return G_SOURCE_REMOVE;
 }
 
-static void
-arm_timer (PneDevice  *self,
-           guint       ms,
-           const char *what)
+void
+pne_device_arm_timer (PneDevice  *self,
+                      guint       ms,
+                      const char *what)
 {
-  stop_timer (self);
+  pne_device_stop_timer (self);
   self->timer_what = what;
   self->timer_id = g_timeout_add (ms, on_timer, self);
 }
 
-static void
-send_message (PneDevice   *self,
-              CpnsMessage *msg)
+void
+pne_device_send_message (PneDevice   *self,
+                         CpnsMessage *msg)
 {
   if (self->channel != NULL)
     cpns_tls_channel_send (self->channel, msg);
@@ -706,6 +574,13 @@ pne_device_get_credentials (PneDevice *self)
   return self->creds;
 }
 
+void
+pne_device_emit_pairing_code (PneDevice  *self,
+                              const char *code)
+{
+  g_signal_emit (self, signals[PAIRING_CODE], 0, code);
+}
+
 /* ------------------------------------------------------------------ */
 /* Channel plumbing */
 
@@ -725,7 +600,7 @@ on_message (CpnsTlsChannel *channel,
       g_queue_push_tail (&self->held, cpns_message_ref (msg));
       return;
     }
-  handle_message (self, msg);
+  pne_device_handle_message (self, msg);
 }
 
 static void
@@ -760,7 +635,7 @@ on_closed (CpnsTlsChannel *channel,
                            "The gateway closed the connection while the device was in state %s",
                            state_names[self->state]);
     }
-  finish (self, g_steal_pointer (&local), NULL);
+  pne_device_finish (self, g_steal_pointer (&local), NULL);
 }
 
 static void
@@ -777,7 +652,7 @@ on_handshake_done (GObject      *source,
     {
       if (self->channel != channel || self->state == STATE_CLOSING)
         return;
-      stop_timer (self);
+      pne_device_stop_timer (self);
       g_clear_signal_handler (&self->message_id, channel);
       g_clear_signal_handler (&self->closed_id, channel);
       g_clear_object (&self->channel);
@@ -786,45 +661,48 @@ on_handshake_done (GObject      *source,
         {
           /* §4.6: an unknown or expired identity fails the handshake; run a
            * full connection setup instead. */
-          progress (self, "resume_failed",
-                    details_new ("reason", error->message, NULL),
-                    "Resuming the session failed (%s); running a full connection setup",
-                    error->message);
+          pne_device_progress (self, "resume_failed",
+                               pne_device_details_new ("reason", error->message, NULL),
+                               "Resuming the session failed (%s); running a full connection setup",
+                               error->message);
           self->resuming = FALSE;
           pne_credentials_clear_session (self->creds);
-          start_connection (self);
+          pne_device_start_connection (self);
           return;
         }
       if (g_error_matches (error, CPNS_ERROR, CPNS_ERROR_PIN_MISMATCH))
         {
-          progress (self, "pin_mismatch", NULL,
-                    "The gateway's certificate does not match the pinned one; "
-                    "nothing was sent");
-          finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_PIN_MISMATCH,
-                                     "The gateway at %s presented a certificate that does "
-                                     "not match the one pinned at pairing (it may be an "
-                                     "impostor); nothing was sent. If the gateway was "
-                                     "reinstalled, run “cpns-pne forget” and pair again.",
-                                     self->address), NULL);
+          pne_device_progress (self, "pin_mismatch", NULL,
+                               "The gateway's certificate does not match the pinned one; "
+                               "nothing was sent");
+          pne_device_finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_PIN_MISMATCH,
+                                                "The gateway at %s presented a certificate that "
+                                                "does not match the one pinned at pairing (it may "
+                                                "be an impostor); nothing was sent. If the "
+                                                "gateway was reinstalled, run “cpns-pne "
+                                                "forget” and pair again.",
+                                                self->address), NULL);
           return;
         }
-      finish (self, cpns_error_to_cpns (error), NULL);
+      pne_device_finish (self, cpns_error_to_cpns (error), NULL);
       return;
     }
 
   if (self->channel != channel || self->state == STATE_CLOSING)
     return;
-  stop_timer (self);
+  pne_device_stop_timer (self);
 
   if (self->op == OP_PAIR)
     {
       const char *sha = cpns_tls_channel_get_peer_sha256 (channel);
 
       self->cert_seen = g_strdup (sha);
-      progress (self, "tls_connected",
-                details_new ("address", self->address, "cert_sha256", sha, NULL),
-                "TLS connection to %s (certificate not checked: the pairing code will be)",
-                self->address);
+      pne_device_progress (self, "tls_connected",
+                           pne_device_details_new ("address", self->address, "cert_sha256", sha,
+                                                   NULL),
+                           "TLS connection to %s (certificate not checked: the pairing code "
+                           "will be)",
+                           self->address);
       msg = cpns_message_new ("pairing_request");
       cpns_message_set_object (msg, "entity", self->entity);
       cpns_message_set_bool (msg, "has_credentials", self->has_credentials);
@@ -835,25 +713,26 @@ on_handshake_done (GObject      *source,
           cpns_message_set_string (msg, "key_id", self->existing->key_id);
         }
       cpns_tls_channel_start (channel);
-      send_message (self, msg);
+      pne_device_send_message (self, msg);
       self->state = STATE_WAIT_COMMIT;
-      arm_timer (self, self->timeouts.reply_ms, "pairing_commit");
-      progress (self, "pairing_requested", NULL, "Sent pairing_request%s",
-                self->has_credentials ? " (with existing credentials)" : "");
+      pne_device_arm_timer (self, self->timeouts.reply_ms, "pairing_commit");
+      pne_device_progress (self, "pairing_requested", NULL, "Sent pairing_request%s",
+                           self->has_credentials ? " (with existing credentials)" : "");
       return;
     }
 
   /* OP_CONNECT */
   if (self->resuming)
     {
-      progress (self, "resume_handshake", NULL, "PSK connection to %s established", self->address);
+      pne_device_progress (self, "resume_handshake", NULL, "PSK connection to %s established",
+                           self->address);
       msg = cpns_message_new ("session_resume_request");
       cpns_message_set_string (msg, "pne_id", self->creds->pne_id);
       cpns_message_set_string (msg, "session_id", self->creds->session_id);
       cpns_tls_channel_start (channel);
-      send_message (self, msg);
+      pne_device_send_message (self, msg);
       self->state = STATE_WAIT_RESUME_COMPLETE;
-      arm_timer (self, self->timeouts.reply_ms, "connection_setup_complete");
+      pne_device_arm_timer (self, self->timeouts.reply_ms, "connection_setup_complete");
       return;
     }
 
@@ -861,25 +740,28 @@ on_handshake_done (GObject      *source,
    * nothing is ever sent to another certificate. */
   if (g_strcmp0 (cpns_tls_channel_get_peer_sha256 (channel), self->creds->gateway_sha256) != 0)
     {
-      progress (self, "pin_mismatch", NULL,
-                "The gateway's certificate does not match the pinned one; nothing was sent");
-      fail (self, CPNS_ERROR_PIN_MISMATCH, FALSE,
-            "The gateway at %s presented a certificate that does not match the one pinned "
-            "at pairing; nothing was sent", self->address);
+      pne_device_progress (self, "pin_mismatch", NULL,
+                           "The gateway's certificate does not match the pinned one; "
+                           "nothing was sent");
+      pne_device_fail (self, CPNS_ERROR_PIN_MISMATCH, FALSE,
+                       "The gateway at %s presented a certificate that does not match the one "
+                       "pinned at pairing; nothing was sent", self->address);
       return;
     }
-  progress (self, "tls_connected", details_new ("address", self->address, NULL),
-            "TLS connection to %s (pinned certificate verified)", self->address);
+  pne_device_progress (self, "tls_connected", pne_device_details_new ("address", self->address,
+                                                                      NULL),
+                       "TLS connection to %s (pinned certificate verified)", self->address);
   cpns_random_nonce (self->nonce_p, CPNS_NONCE_LEN);
   msg = cpns_message_new ("connection_setup_request");
   cpns_message_set_string (msg, "pne_id", self->creds->pne_id);
   cpns_message_set_string (msg, "pn_id", self->creds->pn_id);
   cpns_message_set_bytes (msg, "nonce_p", self->nonce_p, CPNS_NONCE_LEN);
   cpns_tls_channel_start (channel);
-  send_message (self, msg);
+  pne_device_send_message (self, msg);
   self->state = STATE_WAIT_AUTH_CHALLENGE;
-  arm_timer (self, self->timeouts.reply_ms, "auth_challenge");
-  progress (self, "connection_setup_requested", NULL, "Sent connection_setup_request (step 4a)");
+  pne_device_arm_timer (self, self->timeouts.reply_ms, "auth_challenge");
+  pne_device_progress (self, "connection_setup_requested", NULL,
+                       "Sent connection_setup_request (step 4a)");
 }
 
 static void
@@ -898,9 +780,9 @@ on_connected (GObject      *source,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
           || self->state != STATE_CONNECTING)
         return;
-      finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_SERVER_UNREACHABLE,
-                                 "Cannot connect to the gateway at %s: %s",
-                                 self->address, error->message), NULL);
+      pne_device_finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_SERVER_UNREACHABLE,
+                                            "Cannot connect to the gateway at %s: %s",
+                                            self->address, error->message), NULL);
       return;
     }
   if (self->state != STATE_CONNECTING)
@@ -933,9 +815,9 @@ on_connect_timeout (gpointer user_data)
   self->timer_what = NULL;
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
-  finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_SERVER_UNREACHABLE,
-                             "Cannot connect to the gateway at %s: no answer in time",
-                             self->address), NULL);
+  pne_device_finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_SERVER_UNREACHABLE,
+                                        "Cannot connect to the gateway at %s: no answer in time",
+                                        self->address), NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -945,16 +827,18 @@ is_loopback_host (const char *host_port)
   g_autoptr(GSocketConnectable) address = g_network_address_parse (host_port, CPNS_DEFAULT_PORT,
                                                                    NULL);
   g_autoptr(GInetAddress) inet = NULL;
+  const char *host;
 
   if (address == NULL)
     return FALSE;
-  inet = g_inet_address_new_from_string (g_network_address_get_hostname (G_NETWORK_ADDRESS (address)));
+  host = g_network_address_get_hostname (G_NETWORK_ADDRESS (address));
+  inet = g_inet_address_new_from_string (host);
   return inet != NULL && g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV4
          && g_inet_address_get_is_loopback (inet);
 }
 
-static void
-start_connection (PneDevice *self)
+void
+pne_device_start_connection (PneDevice *self)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
 
@@ -972,584 +856,14 @@ start_connection (PneDevice *self)
   self->cancellable = g_cancellable_new ();
 
   self->state = STATE_CONNECTING;
-  progress (self, self->resuming ? "resuming" : "connecting",
-            details_new ("address", self->address, NULL),
-            self->resuming ? "Resuming the session with %s (PSK)" : "Connecting to %s",
-            self->address);
-  stop_timer (self);
+  pne_device_progress (self, self->resuming ? "resuming" : "connecting",
+                       pne_device_details_new ("address", self->address, NULL),
+                       self->resuming ? "Resuming the session with %s (PSK)" : "Connecting to %s",
+                       self->address);
+  pne_device_stop_timer (self);
   self->timer_id = g_timeout_add (self->timeouts.connect_ms + 1000, on_connect_timeout, self);
   g_socket_client_connect_to_host_async (client, self->address, CPNS_DEFAULT_PORT,
                                          self->cancellable, on_connected, g_object_ref (self));
-}
-
-/* ------------------------------------------------------------------ */
-/* Pairing (§4.3–4.4) */
-
-static gboolean
-check_id (PneDevice   *self,
-          CpnsMessage *msg,
-          const char  *field,
-          const char  *expected)
-{
-  if (g_strcmp0 (cpns_message_get_string (msg, field), expected) != 0)
-    {
-      fail (self, CPNS_ERROR_BAD_REQUEST, TRUE,
-            "bad_request: field '%s' of %s does not match this pairing",
-            field, cpns_message_get_kind (msg));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-handle_pairing_commit (PneDevice   *self,
-                       CpnsMessage *msg)
-{
-  g_autoptr(CpnsMessage) reply = NULL;
-
-  if (!cpns_message_get_bytes (msg, "commitment", self->commitment, sizeof self->commitment))
-    {
-      fail (self, CPNS_ERROR_BAD_REQUEST, TRUE, "bad_request: field 'commitment'");
-      return;
-    }
-  /* Only now, after the commitment, draw and reveal n_p. */
-  cpns_random_nonce (self->n_p, CPNS_NONCE_LEN);
-  reply = cpns_message_new ("pairing_nonce");
-  cpns_message_set_bytes (reply, "n_p", self->n_p, CPNS_NONCE_LEN);
-  send_message (self, reply);
-  self->state = STATE_WAIT_REVEAL;
-  arm_timer (self, self->timeouts.reply_ms, "pairing_reveal");
-  progress (self, "pairing_commit", NULL, "Received the gateway's commitment; sent our nonce");
-}
-
-static void
-handle_pairing_reveal (PneDevice   *self,
-                       CpnsMessage *msg)
-{
-  g_autoptr(GError) error = NULL;
-  guint8 n_g[CPNS_NONCE_LEN];
-  guint8 exporter[CPNS_EXPORTER_LEN];
-  guint8 expected[32];
-  g_autofree char *code = NULL;
-  gboolean ok;
-
-  if (!cpns_message_get_bytes (msg, "n_g", n_g, CPNS_NONCE_LEN))
-    {
-      fail (self, CPNS_ERROR_BAD_REQUEST, TRUE, "bad_request: field 'n_g'");
-      return;
-    }
-  if (!cpns_tls_channel_export (self->channel, CPNS_EXPORTER_PAIRING, exporter, &error))
-    {
-      fail (self, CPNS_ERROR_INTERNAL, TRUE, "Cannot compute the TLS exporter: %s",
-            error->message);
-      return;
-    }
-  cpns_pairing_commitment (exporter, n_g, expected);
-  ok = cpns_memeq_ct (expected, sizeof expected, self->commitment, sizeof self->commitment);
-  if (!ok)
-    {
-      cpns_wipe (exporter, sizeof exporter);
-      progress (self, "commitment_mismatch", NULL,
-                "The gateway's reveal does not match its commitment");
-      fail_literal (self, CPNS_ERROR_AUTH_FAILED, TRUE,
-                    "The gateway's pairing nonce does not match its commitment "
-                    "(a man in the middle?); pairing aborted");
-      return;
-    }
-  code = cpns_pairing_code_format (cpns_pairing_code (exporter, n_g, self->n_p), TRUE);
-  cpns_wipe (exporter, sizeof exporter);
-
-  self->state = STATE_WAIT_PAIRING_RESPONSE;
-  arm_timer (self, self->timeouts.human_ms, "pairing_response");
-  if (self->confirm_locally)
-    self->local = LOCAL_WAITING;
-  progress (self, "pairing_code", details_new ("code", code, NULL),
-            "Pairing code: %s — confirm it on the gateway", code);
-  g_signal_emit (self, signals[PAIRING_CODE], 0, code);
-}
-
-static void
-request_pne_id (PneDevice *self)
-{
-  g_autoptr(CpnsMessage) msg = cpns_message_new ("pne_id_request");
-
-  send_message (self, msg);
-  self->state = STATE_WAIT_PNE_ID;
-  arm_timer (self, self->timeouts.reply_ms, "pne_id_response");
-  progress (self, "pne_id_requested", NULL, "Sent pne_id_request (step 3b)");
-}
-
-static void
-handle_pairing_response (PneDevice   *self,
-                         CpnsMessage *msg)
-{
-  const char *sha = cpns_message_get_string (msg, "cert_sha256");
-  const char *pn_id = cpns_message_get_string (msg, "pn_id");
-  gboolean accepted_creds = cpns_message_get_bool (msg, "credentials_accepted");
-
-  if (g_strcmp0 (cpns_message_get_string (msg, "result"), "accepted") != 0)
-    {
-      fail (self, CPNS_ERROR_REJECTED, FALSE, "The gateway did not accept the pairing");
-      return;
-    }
-  if (self->cert_seen == NULL || sha == NULL || g_ascii_strcasecmp (sha, self->cert_seen) != 0)
-    {
-      progress (self, "certificate_mismatch", NULL,
-                "The certificate named in pairing_response is not the one of this connection");
-      fail_literal (self, CPNS_ERROR_AUTH_FAILED, TRUE,
-                    "pairing_response names another certificate than the one on this "
-                    "connection; pairing aborted");
-      return;
-    }
-
-  self->pending = pne_credentials_new ();
-  self->pending->pn_id = g_strdup (pn_id);
-  self->pending->gateway_id = g_strdup (cpns_message_get_string (msg, "gateway_id"));
-  self->pending->gateway_name = g_strdup (cpns_message_get_string (msg, "name"));
-  self->pending->gateway_sha256 = g_ascii_strdown (self->cert_seen, -1);
-  self->pending->gateway_address = g_strdup (self->address);
-  self->pending->name = g_strdup (json_object_get_string_member (self->entity, "name"));
-  self->pending->entity_type = g_strdup (json_object_get_string_member (self->entity,
-                                                                        "entity_type"));
-  if (json_object_has_member (self->entity, "services"))
-    {
-      JsonArray *services = json_object_get_array_member (self->entity, "services");
-      GPtrArray *list = g_ptr_array_new ();
-
-      for (guint i = 0; services != NULL && i < json_array_get_length (services); i++)
-        {
-          JsonObject *service = json_array_get_object_element (services, i);
-          const char *name = json_object_get_string_member (service, "name");
-          const char *protocol = json_object_get_string_member (service, "protocol");
-
-          if (json_object_has_member (service, "port"))
-            g_ptr_array_add (list, g_strdup_printf ("%s:%s:%" G_GINT64_FORMAT, name, protocol,
-                                                    json_object_get_int_member (service,
-                                                                                "port")));
-          else
-            g_ptr_array_add (list, g_strdup_printf ("%s:%s", name, protocol));
-        }
-      g_ptr_array_add (list, NULL);
-      self->pending->services = (char **) g_ptr_array_free (list, FALSE);
-    }
-
-  progress (self, "pairing_accepted",
-            details_new ("gateway_id", self->pending->gateway_id,
-                         "gateway_name", self->pending->gateway_name,
-                         "pn_id", pn_id, "cert_sha256", self->pending->gateway_sha256, NULL),
-            "The gateway “%s” accepted the pairing; its certificate is pinned",
-            self->pending->gateway_name != NULL ? self->pending->gateway_name : "");
-
-  if (self->has_credentials && accepted_creds
-      && g_strcmp0 (pn_id, self->existing->pn_id) == 0)
-    {
-      /* 3a: keep the ID and key; wait for pairing_complete. */
-      self->pending->pne_id = g_strdup (self->existing->pne_id);
-      self->pending->key_id = g_strdup (self->existing->key_id);
-      memcpy (self->pending->euk, self->existing->euk, CPNS_KEY_LEN);
-      self->state = STATE_WAIT_PAIRING_COMPLETE;
-      arm_timer (self, self->timeouts.key_wait_ms, "pairing_complete");
-      progress (self, "credentials_accepted", NULL,
-                "The gateway accepted our existing credentials: no new ID or key (step 3a)");
-      return;
-    }
-
-  if (self->existing != NULL && g_strcmp0 (self->existing->pn_id, pn_id) == 0)
-    {
-      g_autoptr(GError) error = NULL;
-
-      /* §4.4 item 3: discard credentials for this PN that were not accepted. */
-      if (!pne_credentials_delete (self->state_dir, &error))
-        g_warning ("%s", error->message);
-      g_clear_pointer (&self->existing, pne_credentials_free);
-      progress (self, "credentials_discarded", NULL,
-                "The gateway did not accept our old credentials; they are discarded");
-    }
-  request_pne_id (self);
-}
-
-static void
-handle_pne_id_response (PneDevice   *self,
-                        CpnsMessage *msg)
-{
-  const char *pne_id = cpns_message_get_string (msg, "pne_id");
-
-  if (!check_id (self, msg, "pn_id", self->pending->pn_id))
-    return;
-  self->pending->pne_id = g_strdup (pne_id);
-  self->state = STATE_WAIT_KEY_ASSIGNMENT;
-  arm_timer (self, self->timeouts.key_wait_ms, "key_assignment_request");
-  progress (self, "pne_id_assigned", details_new ("pne_id", pne_id, NULL),
-            "Assigned PNE ID %s (step 3d)", pne_id);
-}
-
-static void
-handle_key_assignment (PneDevice   *self,
-                       CpnsMessage *msg)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CpnsMessage) reply = NULL;
-  const char *key_id = cpns_message_get_string (msg, "key_id");
-  guint8 confirm[CPNS_MAC_LEN];
-
-  if (!check_id (self, msg, "pne_id", self->pending->pne_id))
-    return;
-  if (!cpns_message_get_bytes (msg, "euk", self->pending->euk, CPNS_KEY_LEN))
-    {
-      fail (self, CPNS_ERROR_BAD_REQUEST, TRUE, "bad_request: field 'euk'");
-      return;
-    }
-  g_free (self->pending->key_id);
-  self->pending->key_id = g_strdup (key_id);
-
-  /* §4.4 item 6: durably stored before the confirmation; only valid once
-   * pairing_complete arrives. */
-  if (!pne_credentials_save (self->pending, self->state_dir, PNE_CREDENTIALS_SAVE_PENDING,
-                             &error))
-    {
-      fail (self, CPNS_ERROR_INTERNAL, TRUE, "Cannot store the credentials: %s",
-            error->message);
-      return;
-    }
-  self->pending_written = TRUE;
-  progress (self, "key_assigned",
-            details_new ("key_id", key_id, "mode", cpns_message_get_string (msg, "mode"), NULL),
-            "Received key %s (%s-initiated, step 3e) and stored it",
-            key_id, cpns_message_get_string (msg, "mode"));
-
-  cpns_key_confirm (self->pending->euk, self->pending->pne_id, key_id, confirm);
-  reply = cpns_message_new ("key_assignment_response");
-  cpns_message_set_string (reply, "key_id", key_id);
-  cpns_message_set_bytes (reply, "key_confirm", confirm, CPNS_MAC_LEN);
-  send_message (self, reply);
-  self->state = STATE_WAIT_PAIRING_COMPLETE;
-  arm_timer (self, self->timeouts.key_wait_ms, "pairing_complete");
-  progress (self, "key_confirmed", NULL, "Sent key_assignment_response with key_confirm");
-}
-
-static void
-handle_pairing_complete (PneDevice   *self,
-                         CpnsMessage *msg)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!check_id (self, msg, "pne_id", self->pending->pne_id)
-      || !check_id (self, msg, "pn_id", self->pending->pn_id)
-      || !check_id (self, msg, "gateway_id", self->pending->gateway_id))
-    return;
-
-  if (self->pending_written)
-    {
-      if (!pne_credentials_commit_pending (self->state_dir, &error))
-        {
-          fail (self, CPNS_ERROR_INTERNAL, FALSE, "%s", error->message);
-          return;
-        }
-      self->pending_written = FALSE;
-    }
-  else
-    {
-      /* 3a: the same key, a possibly new gateway address and pin. */
-      pne_credentials_clear_session (self->pending);
-      if (!pne_credentials_save (self->pending, self->state_dir, PNE_CREDENTIALS_SAVE_DEFAULT,
-                                 &error))
-        {
-          fail (self, CPNS_ERROR_INTERNAL, FALSE, "Cannot store the credentials: %s",
-                error->message);
-          return;
-        }
-    }
-  g_clear_pointer (&self->creds, pne_credentials_free);
-  self->creds = g_steal_pointer (&self->pending);
-  progress (self, "paired",
-            details_new ("pne_id", self->creds->pne_id, "pn_id", self->creds->pn_id,
-                         "gateway_id", self->creds->gateway_id, NULL),
-            "Paired: this device is %s in %s", self->creds->pne_id, self->creds->pn_id);
-  finish (self, NULL, NULL);
-}
-
-static void
-process_held (PneDevice *self)
-{
-  CpnsMessage *msg;
-
-  while (self->state != STATE_CLOSING && (msg = g_queue_pop_head (&self->held)) != NULL)
-    {
-      handle_message (self, msg);
-      cpns_message_unref (msg);
-    }
-  clear_held (self);
-}
-
-void
-pne_device_answer_code (PneDevice *self,
-                        gboolean   accept)
-{
-  g_return_if_fail (PNE_IS_DEVICE (self));
-
-  if (self->local != LOCAL_WAITING || self->state == STATE_CLOSING)
-    return;
-  if (!accept)
-    {
-      self->local = LOCAL_NOT_ASKED;
-      clear_held (self);
-      progress (self, "pairing_rejected", NULL, "The code was rejected on this device");
-      fail_literal (self, CPNS_ERROR_REJECTED, TRUE,
-                    "The pairing code was rejected on the device");
-      return;
-    }
-  self->local = LOCAL_ACCEPTED;
-  progress (self, "code_confirmed", NULL, "The code was confirmed on this device");
-  process_held (self);
-}
-
-/* ------------------------------------------------------------------ */
-/* Connection setup (§4.5) and resume (§4.6) */
-
-static void
-handle_auth_challenge (PneDevice   *self,
-                       CpnsMessage *msg)
-{
-  g_autoptr(CpnsMessage) reply = NULL;
-  guint8 server_proof[CPNS_MAC_LEN];
-  guint8 expected[CPNS_MAC_LEN];
-  guint8 pne_proof[CPNS_MAC_LEN];
-  gboolean ok;
-
-  if (!cpns_message_get_bytes (msg, "nonce_s", self->nonce_s, CPNS_NONCE_LEN)
-      || !cpns_message_get_bytes (msg, "server_proof", server_proof, CPNS_MAC_LEN))
-    {
-      fail (self, CPNS_ERROR_BAD_REQUEST, TRUE, "bad_request: auth_challenge");
-      return;
-    }
-  g_free (self->auth_id);
-  self->auth_id = g_strdup (cpns_message_get_string (msg, "auth_id"));
-
-  /* The proof binds the gateway ID we paired with; a challenge naming
-   * another gateway cannot verify. */
-  cpns_server_auth_proof (self->creds->euk, self->creds->pne_id, self->creds->gateway_id,
-                          self->nonce_p, self->nonce_s, expected);
-  ok = cpns_memeq_ct (expected, sizeof expected, server_proof, sizeof server_proof)
-       && g_strcmp0 (cpns_message_get_string (msg, "gateway_id"), self->creds->gateway_id) == 0;
-  if (!ok)
-    {
-      progress (self, "server_auth_failed", NULL,
-                "The server's proof did not verify: the server is not authenticated");
-      fail_literal (self, CPNS_ERROR_SERVER_AUTH_FAILED, TRUE,
-                    "The CPNS server's proof did not verify (step 4c); the device refuses "
-                    "this gateway");
-      return;
-    }
-  progress (self, "server_authenticated", NULL,
-            "The CPNS server proved it knows our key (step 4c)");
-
-  cpns_pne_auth_proof (self->creds->euk, self->creds->pne_id, self->creds->gateway_id,
-                       self->nonce_s, self->nonce_p, pne_proof);
-  reply = cpns_message_new ("auth_response");
-  cpns_message_set_string (reply, "auth_id", self->auth_id);
-  cpns_message_set_bytes (reply, "pne_proof", pne_proof, CPNS_MAC_LEN);
-  send_message (self, reply);
-  self->state = STATE_WAIT_AUTHORIZATION;
-  arm_timer (self, self->timeouts.reply_ms, "authorization_result");
-  progress (self, "auth_response_sent", NULL, "Sent our proof (auth_response)");
-}
-
-static void
-handle_authorization_pending (PneDevice   *self,
-                              CpnsMessage *msg)
-{
-  g_autoptr(GDateTime) expires = cpns_message_dup_time (msg, "expires_at");
-  g_autofree char *expires_str = expires != NULL ? g_date_time_format_iso8601 (expires) : NULL;
-  guint ms = self->timeouts.human_ms;
-
-  if (expires != NULL)
-    {
-      gint64 left = g_date_time_to_unix (expires) - now_seconds ();
-
-      /* Never longer than a person's answer may take, plus a margin. */
-      if (left >= 0 && (guint64) left * 1000 + APPROVAL_MARGIN_MS < ms)
-        ms = (guint) left * 1000 + APPROVAL_MARGIN_MS;
-    }
-  arm_timer (self, ms, "authorization_result");
-  progress (self, "authorization_pending",
-            details_new ("reason", cpns_message_get_string (msg, "reason"),
-                         "expires_at", expires_str, NULL),
-            "Waiting for the gateway's user to approve this device");
-}
-
-static void
-handle_authorization_result (PneDevice   *self,
-                             CpnsMessage *msg)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CpnsMessage) reply = NULL;
-  guint8 exporter[CPNS_EXPORTER_LEN];
-  guint8 mac[CPNS_MAC_LEN];
-  const char *session_id = cpns_message_get_string (msg, "session_id");
-
-  if (g_strcmp0 (cpns_message_get_string (msg, "decision"), "allow") != 0)
-    {
-      fail (self, CPNS_ERROR_DENIED, FALSE, "The connection was denied");
-      return;
-    }
-  if (!cpns_id_is_valid (CPNS_ID_SESSION, session_id))
-    {
-      fail (self, CPNS_ERROR_BAD_REQUEST, TRUE, "bad_request: field 'session_id'");
-      return;
-    }
-  g_free (self->session_id);
-  self->session_id = g_strdup (session_id);
-  cpns_session_key (self->creds->euk, self->nonce_p, self->nonce_s, self->creds->pne_id,
-                    self->creds->gateway_id, session_id, self->session_key);
-  self->have_session_key = TRUE;
-  progress (self, "authorized", details_new ("session_id", session_id, NULL),
-            "Authorized (step 4f); session %s", session_id);
-
-  if (!cpns_tls_channel_export (self->channel, CPNS_EXPORTER_SESSION_BINDING, exporter, &error))
-    {
-      fail (self, CPNS_ERROR_INTERNAL, TRUE, "Cannot compute the TLS exporter: %s",
-            error->message);
-      return;
-    }
-  cpns_pne_session_confirm (self->session_key, session_id, exporter, mac);
-  cpns_wipe (exporter, sizeof exporter);
-  reply = cpns_message_new ("session_key_confirm");
-  cpns_message_set_bytes (reply, "mac", mac, CPNS_MAC_LEN);
-  send_message (self, reply);
-  self->state = STATE_WAIT_CONFIRM_ACK;
-  arm_timer (self, self->timeouts.reply_ms, "session_key_confirm_ack");
-}
-
-static void
-handle_confirm_ack (PneDevice   *self,
-                    CpnsMessage *msg)
-{
-  g_autoptr(GError) error = NULL;
-  guint8 exporter[CPNS_EXPORTER_LEN];
-  guint8 expected[CPNS_MAC_LEN];
-  guint8 mac[CPNS_MAC_LEN];
-  gboolean ok;
-
-  if (!cpns_message_get_bytes (msg, "mac", mac, CPNS_MAC_LEN))
-    {
-      fail (self, CPNS_ERROR_BAD_REQUEST, TRUE, "bad_request: field 'mac'");
-      return;
-    }
-  if (!cpns_tls_channel_export (self->channel, CPNS_EXPORTER_SESSION_BINDING, exporter, &error))
-    {
-      fail (self, CPNS_ERROR_INTERNAL, TRUE, "Cannot compute the TLS exporter: %s",
-            error->message);
-      return;
-    }
-  cpns_gw_session_confirm (self->session_key, self->session_id, exporter, expected);
-  cpns_wipe (exporter, sizeof exporter);
-  ok = cpns_memeq_ct (expected, sizeof expected, mac, sizeof mac);
-  if (!ok)
-    {
-      progress (self, "session_confirm_failed", NULL,
-                "The gateway's session key confirmation did not verify");
-      fail_literal (self, CPNS_ERROR_AUTH_FAILED, TRUE,
-                    "The gateway's session key confirmation did not verify (step 4g)");
-      return;
-    }
-  self->state = STATE_WAIT_SETUP_COMPLETE;
-  arm_timer (self, self->timeouts.reply_ms, "connection_setup_complete");
-  progress (self, "session_key_confirmed", NULL,
-            "The gateway and this device share the session key (step 4g)");
-}
-
-static gboolean
-send_ping (gpointer user_data)
-{
-  PneDevice *self = user_data;
-  g_autoptr(CpnsMessage) ping = NULL;
-
-  if ((g_get_monotonic_time () - self->last_heard) / 1000 >= self->timeouts.silence_ms)
-    {
-      self->ping_id = 0;
-      fail (self, CPNS_ERROR_TIMEOUT, FALSE,
-            "The gateway has been silent for %u s; the connection is dropped",
-            self->timeouts.silence_ms / 1000);
-      return G_SOURCE_REMOVE;
-    }
-  ping = cpns_message_new ("ping");
-  send_message (self, ping);
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-handle_setup_complete (PneDevice   *self,
-                       CpnsMessage *msg)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDateTime) expires = cpns_message_dup_time (msg, "expires_at");
-  g_autofree char *expires_str = NULL;
-  g_auto(GStrv) granted = cpns_message_dup_strv (msg, "granted_services");
-  g_autofree char *granted_str = NULL;
-  const char *session_id = cpns_message_get_string (msg, "session_id");
-  JsonObject *details;
-
-  if (!check_id (self, msg, "pn_id", self->creds->pn_id))
-    return;
-  if (self->resuming)
-    {
-      if (g_strcmp0 (session_id, self->creds->session_id) != 0)
-        {
-          fail (self, CPNS_ERROR_BAD_REQUEST, TRUE,
-                "bad_request: field 'session_id' is not the resumed session");
-          return;
-        }
-    }
-  else
-    {
-      /* These values are authoritative (§4.5 item 8). The key is bound to
-       * the session ID of authorization_result. */
-      if (g_strcmp0 (session_id, self->session_id) != 0)
-        {
-          fail (self, CPNS_ERROR_BAD_REQUEST, TRUE,
-                "bad_request: field 'session_id' differs from authorization_result");
-          return;
-        }
-      pne_credentials_clear_session (self->creds);
-      self->creds->session_id = g_strdup (session_id);
-      memcpy (self->creds->session_key, self->session_key, CPNS_KEY_LEN);
-    }
-  if (expires != NULL)
-    self->creds->session_expires = g_date_time_to_unix (expires);
-  else
-    self->creds->session_expires = now_seconds () + 24 * 3600;
-  clear_session_secret (self);
-
-  if (!pne_credentials_save (self->creds, self->state_dir, PNE_CREDENTIALS_SAVE_DEFAULT, &error))
-    g_message ("%s: cannot store the session for resuming: %s",
-               pne_device_get_name (self), error->message);
-
-  stop_timer (self);
-  self->resumed = self->resuming;
-
-  if (expires != NULL)
-    expires_str = g_date_time_format_iso8601 (expires);
-  granted_str = granted != NULL ? g_strjoinv (",", granted) : g_strdup ("");
-  details = details_new ("session_id", session_id, "expires_at", expires_str,
-                         "granted_services", granted_str, NULL);
-  json_object_set_boolean_member (details, "resumed", self->resuming);
-  progress (self, "connected", details,
-            "Connected (step 5b): session %s%s", session_id,
-            self->resuming ? " (resumed)" : "");
-  complete_task (self, NULL);
-}
-
-static void
-discard_credentials (PneDevice  *self,
-                     const char *why)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!pne_credentials_delete (self->state_dir, &error))
-    g_warning ("%s", error->message);
-  g_clear_pointer (&self->creds, pne_credentials_free);
-  progress (self, "credentials_discarded", NULL,
-            "The credentials were discarded (%s); pair again", why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1562,8 +876,8 @@ handle_error_frame (PneDevice   *self,
   g_autoptr(GError) error = cpns_message_to_error (msg);
   const char *code = cpns_message_get_string (msg, "code");
 
-  progress (self, "gateway_error", details_new ("code", code, NULL),
-            "The gateway ended the exchange: %s", error->message);
+  pne_device_progress (self, "gateway_error", pne_device_details_new ("code", code, NULL),
+                       "The gateway ended the exchange: %s", error->message);
 
   /* §4.4 item 3 and §4.7: credentials that are not (or no longer) valid
    * are discarded. A pairing never discards them this way. */
@@ -1574,7 +888,7 @@ handle_error_frame (PneDevice   *self,
                   || g_error_matches (error, CPNS_ERROR, CPNS_ERROR_NOT_FOUND)))
           || (self->state == STATE_WAIT_AUTH_CHALLENGE
               && g_error_matches (error, CPNS_ERROR, CPNS_ERROR_NOT_FOUND))))
-    discard_credentials (self, code);
+    pne_device_discard_credentials (self, code);
 
   if (self->resuming && self->state == STATE_WAIT_RESUME_COMPLETE
       && !g_error_matches (error, CPNS_ERROR, CPNS_ERROR_REVOKED)
@@ -1587,16 +901,16 @@ handle_error_frame (PneDevice   *self,
       g_clear_object (&self->channel);
       self->resuming = FALSE;
       pne_credentials_clear_session (self->creds);
-      start_connection (self);
+      pne_device_start_connection (self);
       return;
     }
   /* The sender closes; we read and send nothing more. */
-  finish (self, g_steal_pointer (&error), NULL);
+  pne_device_finish (self, g_steal_pointer (&error), NULL);
 }
 
-static void
-handle_message (PneDevice   *self,
-                CpnsMessage *msg)
+void
+pne_device_handle_message (PneDevice   *self,
+                           CpnsMessage *msg)
 {
   const char *kind = cpns_message_get_kind (msg);
 
@@ -1612,7 +926,7 @@ handle_message (PneDevice   *self,
     {
       g_autoptr(CpnsMessage) pong = cpns_message_new ("pong");
 
-      send_message (self, pong);
+      pne_device_send_message (self, pong);
       return;
     }
   if (g_str_equal (kind, "pong"))
@@ -1621,13 +935,13 @@ handle_message (PneDevice   *self,
     {
       const char *reason = cpns_message_get_string (msg, "reason");
 
-      progress (self, "bye", details_new ("reason", reason, NULL),
-                "The gateway said bye%s%s", reason != NULL ? ": " : "",
-                reason != NULL ? reason : "");
+      pne_device_progress (self, "bye", pne_device_details_new ("reason", reason, NULL),
+                           "The gateway said bye%s%s", reason != NULL ? ": " : "",
+                           reason != NULL ? reason : "");
       if (self->state == STATE_CONNECTED)
-        finish (self, NULL, NULL);
+        pne_device_finish (self, NULL, NULL);
       else
-        fail (self, CPNS_ERROR_CLOSED, FALSE, "The gateway ended the connection (bye)");
+        pne_device_fail (self, CPNS_ERROR_CLOSED, FALSE, "The gateway ended the connection (bye)");
       return;
     }
 
@@ -1637,22 +951,23 @@ handle_message (PneDevice   *self,
       handler (self, msg);                                     \
       return;                                                  \
     }
-  EXPECT (STATE_WAIT_COMMIT, "pairing_commit", handle_pairing_commit)
-  EXPECT (STATE_WAIT_REVEAL, "pairing_reveal", handle_pairing_reveal)
-  EXPECT (STATE_WAIT_PAIRING_RESPONSE, "pairing_response", handle_pairing_response)
-  EXPECT (STATE_WAIT_PNE_ID, "pne_id_response", handle_pne_id_response)
-  EXPECT (STATE_WAIT_KEY_ASSIGNMENT, "key_assignment_request", handle_key_assignment)
-  EXPECT (STATE_WAIT_PAIRING_COMPLETE, "pairing_complete", handle_pairing_complete)
-  EXPECT (STATE_WAIT_AUTH_CHALLENGE, "auth_challenge", handle_auth_challenge)
-  EXPECT (STATE_WAIT_AUTHORIZATION, "authorization_pending", handle_authorization_pending)
-  EXPECT (STATE_WAIT_AUTHORIZATION, "authorization_result", handle_authorization_result)
-  EXPECT (STATE_WAIT_CONFIRM_ACK, "session_key_confirm_ack", handle_confirm_ack)
-  EXPECT (STATE_WAIT_SETUP_COMPLETE, "connection_setup_complete", handle_setup_complete)
-  EXPECT (STATE_WAIT_RESUME_COMPLETE, "connection_setup_complete", handle_setup_complete)
+  EXPECT (STATE_WAIT_COMMIT, "pairing_commit", pne_device_handle_pairing_commit)
+  EXPECT (STATE_WAIT_REVEAL, "pairing_reveal", pne_device_handle_pairing_reveal)
+  EXPECT (STATE_WAIT_PAIRING_RESPONSE, "pairing_response", pne_device_handle_pairing_response)
+  EXPECT (STATE_WAIT_PNE_ID, "pne_id_response", pne_device_handle_pne_id_response)
+  EXPECT (STATE_WAIT_KEY_ASSIGNMENT, "key_assignment_request", pne_device_handle_key_assignment)
+  EXPECT (STATE_WAIT_PAIRING_COMPLETE, "pairing_complete", pne_device_handle_pairing_complete)
+  EXPECT (STATE_WAIT_AUTH_CHALLENGE, "auth_challenge", pne_device_handle_auth_challenge)
+  EXPECT (STATE_WAIT_AUTHORIZATION, "authorization_pending",
+          pne_device_handle_authorization_pending)
+  EXPECT (STATE_WAIT_AUTHORIZATION, "authorization_result", pne_device_handle_authorization_result)
+  EXPECT (STATE_WAIT_CONFIRM_ACK, "session_key_confirm_ack", pne_device_handle_confirm_ack)
+  EXPECT (STATE_WAIT_SETUP_COMPLETE, "connection_setup_complete", pne_device_handle_setup_complete)
+  EXPECT (STATE_WAIT_RESUME_COMPLETE, "connection_setup_complete", pne_device_handle_setup_complete)
 #undef EXPECT
 
-  fail (self, CPNS_ERROR_CONFLICT, TRUE,
-        "conflict: unexpected %s while waiting (%s)", kind, state_names[self->state]);
+  pne_device_fail (self, CPNS_ERROR_CONFLICT, TRUE,
+                   "conflict: unexpected %s while waiting (%s)", kind, state_names[self->state]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1664,8 +979,8 @@ cancel_in_idle (gpointer user_data)
   PneDevice *self = user_data;
 
   if (self->op != OP_NONE)
-    finish (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                       "Operation was cancelled"), NULL);
+    pne_device_finish (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                  "Operation was cancelled"), NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -1728,15 +1043,17 @@ on_gateway_heard (PneDiscovery *discovery,
       return;
     }
   g_clear_handle_id (&self->discovery_timer_id, g_source_remove);
-  progress (self, "gateway_found",
-            details_new ("address", address, "gateway_name", name,
-                         "gateway_id", cpns_message_get_string (descriptor, "gateway_id"), NULL),
-            "Found the gateway “%s” at %s, open for pairing", name, address);
+  pne_device_progress (self, "gateway_found",
+                       pne_device_details_new ("address", address, "gateway_name", name,
+                                               "gateway_id",
+                                               cpns_message_get_string (descriptor, "gateway_id"),
+                                               NULL),
+                       "Found the gateway “%s” at %s, open for pairing", name, address);
   g_free (self->address);
   self->address = g_strdup (address);
   /* Stop announcing from inside the signal only once it has returned. */
   pne_discovery_stop (self->discovery);
-  start_connection (self);
+  pne_device_start_connection (self);
 }
 
 static gboolean
@@ -1745,9 +1062,9 @@ on_discovery_timeout (gpointer user_data)
   PneDevice *self = user_data;
 
   self->discovery_timer_id = 0;
-  fail (self, CPNS_ERROR_TIMEOUT, FALSE,
-        "No gateway with an open pairing window answered within %u s; open the pairing "
-        "window on the gateway and try again", self->timeouts.discovery_ms / 1000);
+  pne_device_fail (self, CPNS_ERROR_TIMEOUT, FALSE,
+                   "No gateway with an open pairing window answered within %u s; open the pairing "
+                   "window on the gateway and try again", self->timeouts.discovery_ms / 1000);
   return G_SOURCE_REMOVE;
 }
 
@@ -1767,20 +1084,21 @@ pne_device_pair_async (PneDevice          *self,
 
   if (!pne_credentials_ensure_dir (self->state_dir, &error))
     {
-      finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_INTERNAL, "%s", error->message), NULL);
+      pne_device_finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_INTERNAL, "%s", error->message),
+                         NULL);
       return;
     }
   self->existing = pne_credentials_load (self->state_dir, &error);
   if (self->existing == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-    progress (self, "credentials_ignored", NULL,
-              "Ignoring unreadable credentials: %s", error->message);
+    pne_device_progress (self, "credentials_ignored", NULL,
+                         "Ignoring unreadable credentials: %s", error->message);
   self->has_credentials = self->existing != NULL;
   g_clear_error (&error);
 
   if (self->gateway_address != NULL)
     {
       self->address = g_strdup (self->gateway_address);
-      start_connection (self);
+      pne_device_start_connection (self);
       return;
     }
 
@@ -1790,8 +1108,9 @@ pne_device_pair_async (PneDevice          *self,
                                        &error);
   if (self->discovery == NULL)
     {
-      finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_INTERNAL,
-                                 "Cannot open a discovery socket: %s", error->message), NULL);
+      pne_device_finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_INTERNAL,
+                                            "Cannot open a discovery socket: %s",
+                                            error->message), NULL);
       return;
     }
   for (guint i = 0; i < self->discovery_targets->len; i++)
@@ -1804,8 +1123,8 @@ pne_device_pair_async (PneDevice          *self,
   if (self->timeouts.discovery_ms > 0)
     self->discovery_timer_id = g_timeout_add (self->timeouts.discovery_ms,
                                               on_discovery_timeout, self);
-  progress (self, "discovering", NULL,
-            "Announcing this device and looking for a gateway open for pairing");
+  pne_device_progress (self, "discovering", NULL,
+                       "Announcing this device and looking for a gateway open for pairing");
   pne_discovery_start (self->discovery);
 }
 
@@ -1836,13 +1155,13 @@ pne_device_connect_async (PneDevice          *self,
   self->creds = pne_credentials_load (self->state_dir, &error);
   if (self->creds == NULL)
     {
-      finish (self, g_steal_pointer (&error), NULL);
+      pne_device_finish (self, g_steal_pointer (&error), NULL);
       return;
     }
   self->address = g_strdup (self->gateway_address != NULL ? self->gateway_address
                                                           : self->creds->gateway_address);
-  self->resuming = pne_credentials_has_live_session (self->creds, now_seconds ());
-  start_connection (self);
+  self->resuming = pne_credentials_has_live_session (self->creds, pne_device_now_seconds ());
+  pne_device_start_connection (self);
 }
 
 gboolean
@@ -1863,78 +1182,15 @@ pne_device_disconnect (PneDevice *self)
 
   if (self->op != OP_NONE)
     {
-      finish (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                         "Operation was cancelled"), NULL);
+      pne_device_finish (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                    "Operation was cancelled"), NULL);
       return;
     }
   if (!self->connected || self->state != STATE_CONNECTED)
     return;
   bye = cpns_message_new ("bye");
   cpns_message_set_string (bye, "reason", "device disconnecting");
-  send_message (self, bye);
-  progress (self, "disconnecting", NULL, "Sent bye");
-  finish (self, NULL, NULL);
-}
-
-/* ------------------------------------------------------------------ */
-/* Descriptor */
-
-JsonObject *
-pne_entity_new (const char         *name,
-                const char         *entity_type,
-                const char         *manufacturer,
-                const char         *model,
-                const char         *serial,
-                const char * const *services,
-                GError            **error)
-{
-  g_autoptr(JsonObject) entity = json_object_new ();
-
-  json_object_set_string_member (entity, "name", name != NULL ? name : "");
-  json_object_set_string_member (entity, "entity_type", entity_type != NULL ? entity_type : "");
-  if (manufacturer != NULL)
-    json_object_set_string_member (entity, "manufacturer", manufacturer);
-  if (model != NULL)
-    json_object_set_string_member (entity, "model", model);
-  if (serial != NULL)
-    json_object_set_string_member (entity, "serial", serial);
-  if (services != NULL && services[0] != NULL)
-    {
-      JsonArray *array = json_array_new ();
-
-      json_object_set_array_member (entity, "services", array);
-      for (guint i = 0; services[i] != NULL; i++)
-        {
-          g_auto(GStrv) parts = g_strsplit (services[i], ":", -1);
-          guint n = g_strv_length (parts);
-          JsonObject *service;
-
-          if (n < 2 || n > 3 || *parts[0] == '\0' || *parts[1] == '\0')
-            {
-              g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST,
-                           "Service “%s” is not NAME:PROTO[:PORT]", services[i]);
-              return NULL;
-            }
-          service = json_object_new ();
-          json_object_set_string_member (service, "name", parts[0]);
-          json_object_set_string_member (service, "protocol", parts[1]);
-          if (n == 3)
-            {
-              guint64 port;
-
-              if (!g_ascii_string_to_unsigned (parts[2], 10, 1, 65535, &port, NULL))
-                {
-                  json_object_unref (service);
-                  g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST,
-                               "Service “%s”: the port must be 1–65535", services[i]);
-                  return NULL;
-                }
-              json_object_set_int_member (service, "port", (gint64) port);
-            }
-          json_array_add_object_element (array, service);
-        }
-    }
-  if (!cpns_entity_descriptor_validate (entity, "entity", error))
-    return NULL;
-  return g_steal_pointer (&entity);
+  pne_device_send_message (self, bye);
+  pne_device_progress (self, "disconnecting", NULL, "Sent bye");
+  pne_device_finish (self, NULL, NULL);
 }

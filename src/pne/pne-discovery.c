@@ -111,7 +111,8 @@ on_datagram (CpnsDiscoverySocket *socket,
   port = cpns_message_get_int (msg, "port");
   if (port <= 0 || port > 65535)
     return;
-  host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (from)));
+  host = g_inet_address_to_string (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (from)));
   if (strchr (host, ':') != NULL)
     address = g_strdup_printf ("[%s]:%" G_GINT64_FORMAT, host, port);
   else

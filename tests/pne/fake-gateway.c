@@ -44,6 +44,7 @@ struct _FakeGateway
   GPtrArray           *conns;
   CpnsDiscoverySocket *discovery;
   char                *discovery_address;
+  gboolean             discovery_closed;
 };
 
 static void
@@ -258,7 +259,8 @@ on_message (CpnsTlsChannel *channel,
       cpns_message_set_string (response, "name", "Fake Gateway");
       if (fake->flags & FAKE_WRONG_CERT_IN_RESPONSE)
         cpns_message_set_string (response, "cert_sha256",
-                                 "0000000000000000000000000000000000000000000000000000000000000000");
+                                 "00000000000000000000000000000000"
+                                 "00000000000000000000000000000000");
       else
         cpns_message_set_string (response, "cert_sha256", cpns_certificate_get_sha256 (fake->cert));
       cpns_message_set_bool (response, "credentials_accepted", accept_creds);
@@ -477,6 +479,7 @@ fake_gateway_new (void)
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
   g_autoptr(GSocketAddress) effective = NULL;
+  guint16 port;
 
   fake->cert = cpns_certificate_generate ("Fake Gateway", 30, &error);
   g_assert_no_error (error);
@@ -492,8 +495,8 @@ fake_gateway_new (void)
                                  G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
                                  &effective, &error);
   g_assert_no_error (error);
-  fake->address = g_strdup_printf ("127.0.0.1:%u",
-                                   g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  fake->address = g_strdup_printf ("127.0.0.1:%u", port);
   g_signal_connect (fake->service, "incoming", G_CALLBACK (on_incoming), fake);
   g_socket_service_start (fake->service);
   return fake;
@@ -606,17 +609,33 @@ on_datagram (CpnsDiscoverySocket *socket,
   FakeGateway *fake = user_data;
   g_autoptr(CpnsMessage) answer = NULL;
   g_autoptr(GError) error = NULL;
+  const char *kind = cpns_message_get_kind (msg);
   guint port;
 
   if (g_strcmp0 (cpns_message_get_string (msg, "mode"), "pne") != 0)
     return;
+  if (g_str_equal (kind, "entity_discovery_response"))
+    {
+      record (fake, "entity_discovery_response");
+      return;
+    }
   record (fake, "entity_discovery_request");
   port = (guint) strtoul (strrchr (fake->address, ':') + 1, NULL, 10);
-  answer = cpns_discovery_new_gateway (TRUE, fake->gateway_id, fake->pn_id, "Fake Gateway",
-                                       (guint16) port, cpns_certificate_get_sha256 (fake->cert),
-                                       TRUE);
+  /* Open: answer the PNE. Closed: no answer (§4.2), but the GW's own
+   * request (window closed) reaches the PNE, which must answer it. */
+  answer = cpns_discovery_new_gateway (!fake->discovery_closed, fake->gateway_id, fake->pn_id,
+                                       "Fake Gateway", (guint16) port,
+                                       cpns_certificate_get_sha256 (fake->cert),
+                                       !fake->discovery_closed);
   cpns_discovery_socket_send_to (socket, answer, from, &error);
   g_assert_no_error (error);
+}
+
+void
+fake_gateway_set_discovery_open (FakeGateway *fake,
+                                 gboolean     open)
+{
+  fake->discovery_closed = !open;
 }
 
 const char *

@@ -58,6 +58,10 @@ void              fake_gateway_bye_all          (FakeGateway *fake);
 /* Opens a discovery socket on 127.0.0.1 that answers PNE requests with
  * pairing_open true; returns "127.0.0.1:PORT". */
 const char       *fake_gateway_start_discovery  (FakeGateway *fake);
+/* Open (default): answer PNE requests with pairing_open true. Closed:
+ * send the PNE a gateway request with pairing_open false instead. */
+void              fake_gateway_set_discovery_open (FakeGateway *fake,
+                                                 gboolean     open);
 /* TRUE if the record has @kind. */
 gboolean          fake_record_has               (FakeRecord  *record,
                                                  const char  *kind);

@@ -612,6 +612,50 @@ test_discovery (Fixture       *f,
   g_assert_true (file_exists (f, PNE_CREDENTIALS_FILE));
 }
 
+static gboolean
+open_when_announced (gpointer user_data)
+{
+  Fixture *f = user_data;
+  FakeRecord *rec = fake_gateway_get_record (f->fake);
+  guint requests = 0;
+
+  for (guint i = 0; i < rec->received->len; i++)
+    if (g_str_equal (g_ptr_array_index (rec->received, i), "entity_discovery_request"))
+      requests++;
+  if (requests < 3 || !fake_record_has (rec, "entity_discovery_response"))
+    return G_SOURCE_CONTINUE;
+  /* The person opens pairing for this device. */
+  fake_gateway_set_discovery_open (f->fake, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_announce_until_open (Fixture       *f,
+                          gconstpointer  data)
+{
+  FakeRecord *rec = fake_gateway_get_record (f->fake);
+  const char *target = fake_gateway_start_discovery (f->fake);
+  PneTimeouts timeouts;
+
+  fake_gateway_set_discovery_open (f->fake, FALSE);
+  pne_device_set_gateway_address (f->device, NULL);
+  pne_device_add_discovery_target (f->device, target);
+  pne_device_set_multicast (f->device, FALSE);
+  pne_device_set_discovery_interval (f->device, 50);
+  pne_device_get_timeouts (f->device, &timeouts);
+  timeouts.discovery_ms = 0;   /* announce until the gateway opens */
+  pne_device_set_timeouts (f->device, &timeouts);
+  g_timeout_add (20, open_when_announced, f);
+
+  g_assert_true (pair (f));
+  g_assert_no_error (f->error);
+  /* It kept announcing while closed, answered the gateway's request, and
+   * paired only once the gateway opened. */
+  g_assert_true (fake_record_has (rec, "entity_discovery_response"));
+  g_assert_true (has_step (f, "gateway_found"));
+  g_assert_true (file_exists (f, PNE_CREDENTIALS_FILE));
+}
+
 static void
 test_discovery_timeout (Fixture       *f,
                         gconstpointer  data)
@@ -655,6 +699,7 @@ main (int   argc,
   ADD ("ping", test_ping);
   ADD ("no-credentials", test_no_credentials);
   ADD ("discovery", test_discovery);
+  ADD ("announce-until-open", test_announce_until_open);
   ADD ("discovery-timeout", test_discovery_timeout);
 #undef ADD
 
