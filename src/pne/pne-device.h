@@ -5,6 +5,7 @@
 #include <json-glib/json-glib.h>
 
 #include "pne-credentials.h"
+#include "pne-entity.h"
 
 G_BEGIN_DECLS
 
@@ -104,14 +105,5 @@ gboolean            pne_device_get_resumed           (PneDevice         *self);
 
 /* The credentials in use (after pair/connect), or NULL. */
 const PneCredentials *pne_device_get_credentials     (PneDevice         *self);
-
-/* The descriptor builder of the CLI: @services "NAME:PROTO[:PORT]". */
-JsonObject         *pne_entity_new                   (const char        *name,
-                                                      const char        *entity_type,
-                                                      const char        *manufacturer,
-                                                      const char        *model,
-                                                      const char        *serial,
-                                                      const char * const *services,
-                                                      GError           **error);
 
 G_END_DECLS

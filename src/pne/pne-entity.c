@@ -4,7 +4,7 @@
 #include "config.h"
 
 #include "cpns.h"
-#include "pne-device.h"
+#include "pne-entity.h"
 
 JsonObject *
 pne_entity_new (const char         *name,
