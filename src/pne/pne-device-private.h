@@ -83,6 +83,7 @@ struct _PneDevice
   char           *address;           /* where we connect */
 
   CpnsTlsChannel *channel;
+  gboolean        channel_open;      /* its handshake succeeded */
   gulong          message_id;
   gulong          closed_id;
   CpnsTlsChannel *closing_channel;   /* retired, flushing its last frames */

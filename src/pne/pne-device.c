@@ -244,7 +244,10 @@ drop_channel (PneDevice    *self,
   g_clear_signal_handler (&self->message_id, channel);
   g_clear_signal_handler (&self->closed_id, channel);
 
-  if (cpns_tls_channel_is_closed (channel) || self->closing_channel != NULL)
+  /* A channel still in its handshake never emits "closed" (the handshake
+   * just fails): nothing to flush, nothing to wait for. */
+  if (!self->channel_open || cpns_tls_channel_is_closed (channel)
+      || self->closing_channel != NULL)
     {
       if (!cpns_tls_channel_is_closed (channel))
         cpns_tls_channel_close (channel);
@@ -690,6 +693,7 @@ on_handshake_done (GObject      *source,
 
   if (self->channel != channel || self->state == STATE_CLOSING)
     return;
+  self->channel_open = TRUE;
   pne_device_stop_timer (self);
 
   if (self->op == OP_PAIR)
@@ -799,6 +803,7 @@ on_connected (GObject      *source,
     channel = cpns_tls_channel_new_client (G_IO_STREAM (connection),
                                            self->creds->gateway_sha256);
   self->channel = channel;
+  self->channel_open = FALSE;
   self->message_id = g_signal_connect (channel, "message-received",
                                        G_CALLBACK (on_message), self);
   self->closed_id = g_signal_connect (channel, "closed", G_CALLBACK (on_closed), self);
