@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -57,6 +58,7 @@ typedef struct
 } Client;
 
 static double seconds = 3.0;
+static char *only = NULL;
 static guint n_handshakes = 0;
 static char *server_path = NULL;
 
@@ -409,8 +411,29 @@ compare_i64 (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
+/* utime + stime of @pid, in µs. */
+static gint64
+process_cpu_us (const char *pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (after = strrchr (text, ')')) == NULL)
+    return 0;
+  fields = g_strsplit (after + 2, " ", -1);
+  if (g_strv_length (fields) < 13)
+    return 0;
+  return (g_ascii_strtoll (fields[11], NULL, 10) + g_ascii_strtoll (fields[12], NULL, 10)) *
+         G_USEC_PER_SEC / sysconf (_SC_CLK_TCK);
+}
+
+static const char *server_pid = NULL;
+
 typedef struct
 {
+  double cpu_us;
   double rate;
   double p50_ms;
   double p99_ms;
@@ -429,6 +452,8 @@ run_scenario (Bench  *bench,
   gint64 duration = (gint64) (seconds * G_USEC_PER_SEC);
   guint running = n_clients;
   Result result = { 0 };
+  gint64 cpu_start = 0;
+  guint measured = 0;
 
   for (guint i = 0; i < n_clients; i++)
     {
@@ -441,7 +466,13 @@ run_scenario (Bench  *bench,
       clients[i].running = &running;
       client_next (&clients[i]);
     }
+  /* Server CPU over the measured part (approximately: from the end of the
+   * warm-up to the end). */
+  while (g_get_monotonic_time () < start + warmup)
+    g_main_context_iteration (NULL, TRUE);
+  cpu_start = process_cpu_us (server_pid);
   g_main_loop_run (bench->loop);
+  result.cpu_us = process_cpu_us (server_pid) - cpu_start;
 
   for (guint i = 0; i < n_clients; i++)
     {
@@ -453,7 +484,9 @@ run_scenario (Bench  *bench,
   g_array_sort (all, compare_i64);
   if (all->len > 0)
     {
+      measured = all->len;
       result.rate = all->len / seconds;
+      result.cpu_us /= measured;
       result.p50_ms = g_array_index (all, gint64, all->len / 2) / 1000.0;
       result.p99_ms = g_array_index (all, gint64, MIN (all->len - 1, all->len * 99 / 100)) / 1000.0;
     }
@@ -479,6 +512,7 @@ main (int   argc,
   GOptionEntry entries[] = {
     { "seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds, "Measured seconds per figure (default 3)", "S" },
     { "server", 0, 0, G_OPTION_ARG_FILENAME, &server_path, "The cpns-server binary", "PATH" },
+    { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only this operation (besides healthz)", "auth|inventory" },
     { NULL }
   };
 
@@ -506,6 +540,7 @@ main (int   argc,
   server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, server_path, "serve", "--data-dir", data_dir,
                              "--listen", "127.0.0.1:0", NULL);
   g_assert_no_error (error);
+  server_pid = g_subprocess_get_identifier (server);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);
   if (line == NULL || strstr (line, "port=") == NULL)
@@ -517,20 +552,24 @@ main (int   argc,
   setup (&bench, data_dir, 64);
 
   printf ("cpns-server on loopback, %.1f s per figure (after 0.5 s warm-up), keep-alive HTTPS\n", seconds);
-  printf ("%-15s %7s %10s %9s %9s %12s %12s %7s\n", "operation", "clients", "ops/s", "p50 ms", "p99 ms",
-          "rate/healthz", "p50/healthz", "errors");
+  printf ("%-15s %7s %10s %9s %9s %12s %12s %10s %7s\n", "operation", "clients", "ops/s", "p50 ms", "p99 ms",
+          "rate/healthz", "p50/healthz", "server µs", "errors");
   for (gsize c = 0; c < G_N_ELEMENTS (concurrency); c++)
     {
       Result base = run_scenario (&bench, OP_HEALTHZ, concurrency[c]);
 
       for (int op = 0; op < N_OPS; op++)
         {
-          Result r = op == OP_HEALTHZ ? base : run_scenario (&bench, op, concurrency[c]);
+          Result r;
+
+          if (only && op != OP_HEALTHZ && !g_str_has_prefix (op_names[op], only))
+            continue;
+          r = op == OP_HEALTHZ ? base : run_scenario (&bench, op, concurrency[c]);
 
 
-          printf ("%-15s %7u %10.0f %9.2f %9.2f %12.2f %12.2f %7u\n", op_names[op], concurrency[c], r.rate,
+          printf ("%-15s %7u %10.0f %9.2f %9.2f %12.2f %12.2f %10.0f %7u\n", op_names[op], concurrency[c], r.rate,
                   r.p50_ms, r.p99_ms, base.rate > 0 ? r.rate / base.rate : 0,
-                  base.p50_ms > 0 ? r.p50_ms / base.p50_ms : 0, r.errors);
+                  base.p50_ms > 0 ? r.p50_ms / base.p50_ms : 0, r.cpu_us, r.errors);
           fflush (stdout);
         }
     }

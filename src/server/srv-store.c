@@ -37,7 +37,12 @@ struct _SrvStore
   GHashTable *challenges;   /* challenge_id → SrvChallenge* */
   GHashTable *auths;        /* auth_id → SrvAuthExchange* */
   GPtrArray  *decisions;    /* PendingDecision* */
+  /* Sessions change only through this process (create, delete) or by
+   * expiring, so a cache of them is exact: token_hash → SrvSession*. */
+  GHashTable *session_cache;
 };
+
+#define MAX_CACHED_SESSIONS 10000
 
 /* ------------------------------------------------------------------ */
 /* Schema */
@@ -411,6 +416,8 @@ srv_store_open (const char  *path,
   store->auths = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                         (GDestroyNotify) srv_auth_exchange_free);
   store->decisions = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_decision_free);
+  store->session_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                (GDestroyNotify) srv_session_free);
 
   /* The database holds gateway secrets and EUKs: owner only. SQLite
    * gives its -wal and -shm files the same mode. */
@@ -454,6 +461,7 @@ srv_store_free (SrvStore *store)
   g_clear_pointer (&store->challenges, g_hash_table_unref);
   g_clear_pointer (&store->auths, g_hash_table_unref);
   g_clear_pointer (&store->decisions, g_ptr_array_unref);
+  g_clear_pointer (&store->session_cache, g_hash_table_unref);
   g_free (store->path);
   g_free (store);
 }
@@ -858,6 +866,19 @@ srv_store_lookup_session (SrvStore    *store,
                           "JOIN users u ON u.user_id = g.user_id "
                           "WHERE s.token_hash = ?1 AND s.expires_at > ?2");
   SrvSession *session = NULL;
+  SrvSession *cached = g_hash_table_lookup (store->session_cache, token_hash);
+
+  if (cached != NULL && cached->expires_at > now)
+    {
+      session = g_new0 (SrvSession, 1);
+      session->gateway_id = g_strdup (cached->gateway_id);
+      session->user_id = g_strdup (cached->user_id);
+      session->pn_id = g_strdup (cached->pn_id);
+      session->expires_at = cached->expires_at;
+      return session;
+    }
+  if (cached != NULL)
+    g_hash_table_remove (store->session_cache, token_hash);
 
   bind_text (s, 1, token_hash);
   sqlite3_bind_int64 (s, 2, now);
@@ -871,8 +892,19 @@ srv_store_lookup_session (SrvStore    *store,
     }
   sqlite3_reset (s);
   if (session == NULL)
-    g_set_error_literal (error, CPNS_ERROR, CPNS_ERROR_UNAUTHORIZED,
-                         "unauthorized: the session token is unknown or expired");
+    {
+      g_set_error_literal (error, CPNS_ERROR, CPNS_ERROR_UNAUTHORIZED,
+                           "unauthorized: the session token is unknown or expired");
+      return NULL;
+    }
+  if (g_hash_table_size (store->session_cache) >= MAX_CACHED_SESSIONS)
+    g_hash_table_remove_all (store->session_cache);
+  cached = g_new0 (SrvSession, 1);
+  cached->gateway_id = g_strdup (session->gateway_id);
+  cached->user_id = g_strdup (session->user_id);
+  cached->pn_id = g_strdup (session->pn_id);
+  cached->expires_at = session->expires_at;
+  g_hash_table_replace (store->session_cache, g_strdup (token_hash), cached);
   return session;
 }
 
@@ -889,7 +921,10 @@ srv_store_delete_session (SrvStore    *store,
   bind_text (s, 1, token_hash);
   if (!step_done (store, s, "ending the session", error))
     return rollback (store);
-  return commit (store, error);
+  if (!commit (store, error))
+    return FALSE;
+  g_hash_table_remove (store->session_cache, token_hash);
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------ */
