@@ -126,9 +126,10 @@ pne_credentials_serialize (const PneCredentials *creds)
 
   g_return_val_if_fail (creds != NULL, NULL);
 
-  /* Room for everything, so that the buffer is never reallocated (a
-   * reallocation would leave copies of the secrets behind unwiped). */
-  out = g_string_sized_new (8192);
+  /* Room for everything (the parser refuses files over MAX_FILE_SIZE), so
+   * that the buffer is never reallocated: a reallocation would leave copies
+   * of the secrets behind unwiped. */
+  out = g_string_sized_new (MAX_FILE_SIZE);
   g_string_append (out,
                    "# cpns-pne credentials (PROTOCOL.md §6). Contains secrets: keep mode 0600.\n");
   g_string_append_printf (out, "format=%d\n", FORMAT_VERSION);
