@@ -6,16 +6,13 @@
 #include <errno.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <time.h>
-
 #include <glib/gstdio.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
 #include "cpns-crypto.h"
 #include "cpns-error.h"
+#include "cpns-tls.h"
 #include "srv-datadir.h"
 #include "srv-store.h"
 
@@ -81,75 +78,21 @@ write_file (const char  *path,
   return TRUE;
 }
 
+/* The project's certificate generator (ECDSA P-256, self-signed, the
+ * name as CN and DNS subject alternative name). */
 static gboolean
 generate_certificate (const char  *hostname,
                       char       **out_cert_pem,
                       char       **out_key_pem,
                       GError     **error)
 {
-  gnutls_x509_privkey_t key = NULL;
-  gnutls_x509_crt_t crt = NULL;
-  gnutls_datum_t cert_pem = { NULL, 0 }, key_pem = { NULL, 0 };
-  guint8 serial[16];
-  time_t now = time (NULL);
-  gboolean ok = FALSE;
-  int ret;
+  g_autoptr(CpnsCertificate) certificate = cpns_certificate_generate (hostname, 3650, error);
 
-  cpns_random_nonce (serial, sizeof serial);
-  serial[0] &= 0x7f;
-
-  if (gnutls_failed (gnutls_x509_privkey_init (&key), "key", error) ||
-      gnutls_failed (gnutls_x509_privkey_generate (key, GNUTLS_PK_ECDSA,
-                                                   GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0),
-                     "generating the key", error) ||
-      gnutls_failed (gnutls_x509_crt_init (&crt), "certificate", error) ||
-      gnutls_failed (gnutls_x509_crt_set_version (crt, 3), "version", error) ||
-      gnutls_failed (gnutls_x509_crt_set_serial (crt, serial, sizeof serial), "serial", error) ||
-      gnutls_failed (gnutls_x509_crt_set_activation_time (crt, now - 3600), "activation", error) ||
-      gnutls_failed (gnutls_x509_crt_set_expiration_time (crt, now + 3650L * 24 * 3600), "expiration", error) ||
-      gnutls_failed (gnutls_x509_crt_set_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, 0,
-                                                    hostname, strlen (hostname)), "name", error) ||
-      gnutls_failed (gnutls_x509_crt_set_key (crt, key), "public key", error) ||
-      gnutls_failed (gnutls_x509_crt_set_basic_constraints (crt, 0, -1), "constraints", error) ||
-      gnutls_failed (gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE), "usage", error) ||
-      gnutls_failed (gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER, 0), "purpose", error))
-    goto out;
-
-  {
-    unsigned char ip[16];
-    int family = strchr (hostname, ':') ? AF_INET6 : AF_INET;
-
-    if (inet_pton (family, hostname, ip) == 1)
-      ret = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, ip,
-                                                  family == AF_INET ? 4 : 16, GNUTLS_FSAN_SET);
-    else
-      ret = gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_DNSNAME, hostname,
-                                                  strlen (hostname), GNUTLS_FSAN_SET);
-    if (gnutls_failed (ret, "subject alternative name", error))
-      goto out;
-  }
-
-  if (gnutls_failed (gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0), "signing", error) ||
-      gnutls_failed (gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, &cert_pem), "export", error) ||
-      gnutls_failed (gnutls_x509_privkey_export2 (key, GNUTLS_X509_FMT_PEM, &key_pem), "key export", error))
-    goto out;
-
-  *out_cert_pem = g_strndup ((const char *) cert_pem.data, cert_pem.size);
-  *out_key_pem = g_strndup ((const char *) key_pem.data, key_pem.size);
-  ok = TRUE;
-
-out:
-  if (key_pem.data)
-    {
-      cpns_wipe (key_pem.data, key_pem.size);
-      gnutls_free (key_pem.data);
-    }
-  gnutls_free (cert_pem.data);
-  if (crt)
-    gnutls_x509_crt_deinit (crt);
-  if (key)
-    gnutls_x509_privkey_deinit (key);
-  return ok;
+  if (certificate == NULL)
+    return FALSE;
+  *out_cert_pem = cpns_certificate_dup_cert_pem (certificate);
+  *out_key_pem = cpns_certificate_dup_key_pem (certificate);
+  return TRUE;
 }
 
 gboolean

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "cpns-crypto.h"
 #include "cpns-ids.h"
 #include "server-fixture.h"
@@ -1039,6 +1041,126 @@ test_expiry (void)
   test_pne_free (pending);
 }
 
+
+/* A chunked body over 64 KiB: answered 413 as it streams in. */
+static gboolean
+accept_pinned_cb (GTlsConnection       *connection,
+                  GTlsCertificate      *certificate,
+                  GTlsCertificateFlags  errors,
+                  gpointer              user_data)
+{
+  g_autoptr(GByteArray) der = NULL;
+  g_autofree char *sha = NULL;
+
+  g_object_get (certificate, "certificate", &der, NULL);
+  sha = cpns_sha256_hex (der->data, der->len);
+  return g_strcmp0 (sha, user_data) == 0;
+}
+
+static void
+client_event_cb (GSocketClient      *client,
+                 GSocketClientEvent  event,
+                 GSocketConnectable *connectable,
+                 GIOStream          *connection,
+                 gpointer            user_data)
+{
+  if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING)
+    g_signal_connect (connection, "accept-certificate", G_CALLBACK (accept_pinned_cb), user_data);
+}
+
+static void
+test_chunked_too_large (void)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *host = g_strdup (server->base_url + strlen ("https://"));
+  GOutputStream *out;
+  GInputStream *in;
+  GString *answer = g_string_new (NULL);
+  char chunk[8192];
+  char buf[4096];
+  gssize n;
+
+  g_socket_client_set_tls (client, TRUE);
+  g_signal_connect (client, "event", G_CALLBACK (client_event_cb), server->pin);
+  connection = g_socket_client_connect_to_host (client, host, 0, NULL, &error);
+  g_assert_no_error (error);
+  out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+
+  g_assert_true (g_output_stream_printf (out, NULL, NULL, &error,
+                                         "POST /cpns/v1/entities HTTP/1.1\r\nHost: %s\r\n"
+                                         "Content-Type: application/json\r\n"
+                                         "Transfer-Encoding: chunked\r\n\r\n", host));
+  memset (chunk, ' ', sizeof chunk);
+  chunk[0] = '{';
+  for (int i = 0; i < 10; i++)
+    {
+      g_assert_true (g_output_stream_printf (out, NULL, NULL, &error, "%zx\r\n", sizeof chunk));
+      g_assert_true (g_output_stream_write_all (out, chunk, sizeof chunk, NULL, NULL, &error));
+      g_assert_true (g_output_stream_write_all (out, "\r\n", 2, NULL, NULL, &error));
+      chunk[0] = ' ';
+    }
+  g_assert_true (g_output_stream_write_all (out, "0\r\n\r\n", 5, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL)) > 0)
+    {
+      g_string_append_len (answer, buf, n);
+      if (strstr (answer->str, "}}"))
+        break;
+    }
+  g_assert_true (g_str_has_prefix (answer->str, "HTTP/1.1 413"));
+  g_assert_nonnull (strstr (answer->str, "\"code\":\"too_large\""));
+  g_string_free (answer, TRUE);
+}
+
+/* Session expiry: session_expiring on the events socket, then the socket
+ * closes and the token is refused. */
+static void
+ws_closed_cb (SoupWebsocketConnection *connection,
+              WsState                 *state)
+{
+  g_ptr_array_add (state->messages, g_strdup ("<closed>"));
+  g_main_loop_quit (state->loop);
+}
+
+static void
+test_session_expiry (void)
+{
+  ServerFixture *fx = server_fixture_new ("session=3,expiring=2.5");
+  g_autoptr(TestGateway) gw = NULL;
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(JsonObject) answer = NULL;
+  WsState state = { 0 };
+  guint status;
+
+  server_fixture_start (fx);
+  gw = test_gateway_enroll (fx, "expiring");
+  test_gateway_open_session (fx, gw);
+  state.loop = g_main_loop_new (NULL, FALSE);
+  state.messages = g_ptr_array_new_with_free_func (g_free);
+  msg = ws_message (fx, gw->token);
+  soup_session_websocket_connect_async (session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        ws_connected_cb, &state);
+  g_main_loop_run (state.loop);
+  g_assert_no_error (state.error);
+  g_signal_connect (state.connection, "message", G_CALLBACK (ws_message_cb), &state);
+  g_signal_connect (state.connection, "closed", G_CALLBACK (ws_closed_cb), &state);
+
+  g_assert_true (ws_wait_for (&state, "{\"type\":\"session_expiring\",\"expires_at\":\""));
+  g_assert_true (ws_wait_for (&state, "<closed>"));
+  status = server_fixture_request (fx, "GET", "/cpns/v1/inventory", gw->token, NULL, &answer);
+  server_assert_error (status, answer, 401, "unauthorized");
+
+  g_clear_object (&state.connection);
+  g_main_loop_unref (state.loop);
+  g_ptr_array_unref (state.messages);
+  server_fixture_free (fx);
+}
+
 static void
 test_cli (void)
 {
@@ -1066,6 +1188,20 @@ test_cli (void)
   g_assert_cmpuint (json_array_get_length (json_node_get_array (users)), >, 1);
   /* init refuses to overwrite. */
   refused = server_fixture_cli (server, 1, "init", NULL);
+  /* serve refuses to start without a certificate, and says what to do. */
+  {
+    g_autofree char *empty = g_dir_make_tmp ("cpns-server-empty-XXXXXX", NULL);
+    g_autofree char *binary = g_build_filename (g_getenv ("CPNS_BUILD_ROOT"), "src", "server", "cpns-server", NULL);
+    const char *argv[] = { binary, "serve", "--data-dir", empty, "--listen", "127.0.0.1:0", NULL };
+    g_autofree char *err = NULL;
+    int wait_status;
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
+                                 &wait_status, NULL));
+    g_assert_false (g_spawn_check_wait_status (wait_status, NULL));
+    g_assert_nonnull (strstr (err, "cpns-server init"));
+    g_rmdir (empty);
+  }
 }
 
 int
@@ -1094,6 +1230,8 @@ main (int   argc,
   g_test_add_func ("/server/api/inventory", test_inventory);
   g_test_add_func ("/server/api/events-revocation", test_events_revocation);
   g_test_add_func ("/server/api/expiry", test_expiry);
+  g_test_add_func ("/server/api/chunked-too-large", test_chunked_too_large);
+  g_test_add_func ("/server/api/session-expiry", test_session_expiry);
   g_test_add_func ("/server/api/cli", test_cli);
 
   result = g_test_run ();
