@@ -40,11 +40,15 @@ typedef struct
   gboolean      once;
   gboolean      interrupted;
   GDataInputStream *stdin_stream;
+  gboolean      reconnecting;    /* connect: after a drop, not the first setup */
+  guint         reconnect_id;
+  guint         reconnect_attempts;
 } Run;
 
 static void
 run_clear (Run *run)
 {
+  g_clear_handle_id (&run->reconnect_id, g_source_remove);
   g_clear_object (&run->device);
   g_clear_object (&run->cancellable);
   g_clear_object (&run->stdin_stream);
@@ -109,7 +113,14 @@ on_signal (gpointer user_data)
   Run *run = user_data;
 
   run->interrupted = TRUE;
-  if (run->device != NULL && pne_device_is_connected (run->device))
+  if (run->reconnect_id != 0)
+    {
+      /* Waiting to reconnect: nothing to close. */
+      g_clear_handle_id (&run->reconnect_id, g_source_remove);
+      run->exit_code = PNE_EXIT_INTERRUPTED;
+      g_main_loop_quit (run->loop);
+    }
+  else if (run->device != NULL && pne_device_is_connected (run->device))
     pne_device_disconnect (run->device);
   else
     g_cancellable_cancel (run->cancellable);
@@ -346,6 +357,54 @@ command_pair (int    argc,
 /* ------------------------------------------------------------------ */
 /* connect */
 
+static void on_connect_done (GObject      *source,
+                             GAsyncResult *result,
+                             gpointer      user_data);
+
+/* A drop that a later attempt may get past (the gateway restarted, the
+ * network went away), as opposed to a refusal (revoked, denied, pin). */
+static gboolean
+is_transient (const GError *error)
+{
+  if (error->domain == G_IO_ERROR)
+    return !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  return g_error_matches (error, CPNS_ERROR, CPNS_ERROR_CLOSED)
+         || g_error_matches (error, CPNS_ERROR, CPNS_ERROR_TLS_FAILED)
+         || g_error_matches (error, CPNS_ERROR, CPNS_ERROR_TIMEOUT)
+         || g_error_matches (error, CPNS_ERROR, CPNS_ERROR_SERVER_UNREACHABLE)
+         || g_error_matches (error, CPNS_ERROR, CPNS_ERROR_INTERNAL);
+}
+
+static gboolean
+reconnect_now (gpointer user_data)
+{
+  Run *run = user_data;
+
+  run->reconnect_id = 0;
+  pne_device_connect_async (run->device, run->cancellable, on_connect_done, run);
+  return G_SOURCE_REMOVE;
+}
+
+/* Staying connected (§4.1): after a drop, try again with exponential
+ * back-off (1 s doubling to 60 s, with jitter) until Ctrl-C. */
+static void
+schedule_reconnect (Run          *run,
+                    const GError *error)
+{
+  guint delay_ms = 1000u << MIN (run->reconnect_attempts, 6);
+  g_autoptr(JsonObject) details = json_object_new ();
+  g_autofree char *message = NULL;
+
+  delay_ms = MIN (delay_ms, 60000);
+  delay_ms = delay_ms / 2 + g_random_int_range (0, (gint32) delay_ms / 2 + 1);
+  run->reconnect_attempts++;
+  run->reconnecting = TRUE;
+  json_object_set_int_member (details, "retry_in_ms", delay_ms);
+  message = g_strdup_printf ("%s; reconnecting in %.1f s", error->message, delay_ms / 1000.0);
+  pne_output_step (-1, NULL, "reconnecting", message, details);
+  run->reconnect_id = g_timeout_add (delay_ms, reconnect_now, run);
+}
+
 static void
 on_disconnected (PneDevice    *device,
                  const GError *error,
@@ -353,6 +412,11 @@ on_disconnected (PneDevice    *device,
 {
   Run *run = user_data;
 
+  if (error != NULL && !run->once && !run->interrupted && is_transient (error))
+    {
+      schedule_reconnect (run, error);
+      return;
+    }
   if (error != NULL)
     {
       run->exit_code = pne_exit_code_for_error (error);
@@ -376,11 +440,18 @@ on_connect_done (GObject      *source,
 
   if (!pne_device_connect_finish (PNE_DEVICE (source), result, &error))
     {
+      /* The first setup reports its failure; a reconnection keeps trying. */
+      if (run->reconnecting && !run->interrupted && is_transient (error))
+        {
+          schedule_reconnect (run, error);
+          return;
+        }
       run->exit_code = pne_exit_code_for_error (error);
       pne_output_error (-1, NULL, error, run->exit_code);
       g_main_loop_quit (run->loop);
       return;
     }
+  run->reconnect_attempts = 0;
   if (run->once || run->interrupted)
     pne_device_disconnect (run->device);
 }
@@ -410,7 +481,8 @@ command_connect (int    argc,
   context = command_context ("connect", NULL,
                              "Connect to the paired gateway: resume the stored session with PSK "
                              "or run a full connection setup (PROTOCOL.md §4.5–4.6), then stay "
-                             "connected until Ctrl-C, bye or revocation.");
+                             "connected until Ctrl-C, bye or revocation (reconnecting with "
+                             "back-off when the connection drops).");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!parse_command (context, &argc, &argv, &exit_code))
     return exit_code;

@@ -600,6 +600,36 @@ fake_gateway_bye_all (FakeGateway *fake)
     }
 }
 
+void
+fake_gateway_drop_all (FakeGateway *fake)
+{
+  for (guint i = 0; i < fake->conns->len; i++)
+    {
+      FakeConn *conn = g_ptr_array_index (fake->conns, i);
+
+      if (conn->connected && !cpns_tls_channel_is_closed (conn->channel))
+        {
+          conn->connected = FALSE;
+          cpns_tls_channel_close (conn->channel);
+        }
+    }
+}
+
+guint
+fake_gateway_count_connected (FakeGateway *fake)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < fake->conns->len; i++)
+    {
+      FakeConn *conn = g_ptr_array_index (fake->conns, i);
+
+      if (conn->connected && !cpns_tls_channel_is_closed (conn->channel))
+        n++;
+    }
+  return n;
+}
+
 static void
 on_datagram (CpnsDiscoverySocket *socket,
              CpnsMessage         *msg,

@@ -55,6 +55,9 @@ void              fake_gateway_forget_sessions  (FakeGateway *fake);
 void              fake_gateway_revoke_all       (FakeGateway *fake);
 /* Send "bye" on every connected channel and close it. */
 void              fake_gateway_bye_all          (FakeGateway *fake);
+/* Close every connected channel without a word (a crash, a lost network). */
+void              fake_gateway_drop_all         (FakeGateway *fake);
+guint             fake_gateway_count_connected  (FakeGateway *fake);
 /* Opens a discovery socket on 127.0.0.1 that answers PNE requests with
  * pairing_open true; returns "127.0.0.1:PORT". */
 const char       *fake_gateway_start_discovery  (FakeGateway *fake);

@@ -448,6 +448,83 @@ test_failure_exit_codes (void)
   remove_tree (dir);
 }
 
+static gboolean
+wait_until (gboolean (*check) (FakeGateway *fake),
+            FakeGateway *fake)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (!check (fake))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  return TRUE;
+}
+
+static gboolean
+one_connected (FakeGateway *fake)
+{
+  return fake_gateway_count_connected (fake) == 1;
+}
+
+static gboolean
+resumed_once (FakeGateway *fake)
+{
+  return fake_gateway_get_record (fake)->n_psk >= 1 && fake_gateway_count_connected (fake) == 1;
+}
+
+/* A connected device whose connection drops reconnects (here: resumes);
+ * the gateway's bye ends it with exit code 0. */
+static void
+test_connect_reconnects (void)
+{
+  g_autoptr(FakeGateway) fake = fake_gateway_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("pne-cli-XXXXXX", &error);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GPtrArray) objects = NULL;
+  const char *argv[] = { pne_path, "connect", "--json", "--state-dir", dir, NULL };
+  CliResult r;
+  guint deadline;
+
+  run_cli (&r, NULL, "pair", "--gateway", fake_gateway_get_address (fake), "--name", "Lamp",
+           "--type", "actuator", "--yes", "--state-dir", dir, NULL);
+  g_assert_cmpint (exit_code (&r), ==, 0);
+  cli_result_clear (&r);
+
+  memset (&r, 0, sizeof r);
+  process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE
+                               | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                               | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (process, "", NULL, on_communicated, &r);
+  g_subprocess_wait_async (process, NULL, on_waited, &r);
+
+  g_assert_true (wait_until (one_connected, fake));
+  g_assert_cmpuint (fake_gateway_get_record (fake)->n_psk, ==, 0);
+  fake_gateway_drop_all (fake);
+  /* Back within the first back-off (at most 1 s), with the stored session. */
+  g_assert_true (wait_until (resumed_once, fake));
+  g_assert_false (r.done);
+  fake_gateway_bye_all (fake);
+
+  deadline = g_timeout_add_seconds (20, on_deadline, NULL);
+  while (!r.done || r.out == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (deadline);
+  g_test_message ("stdout:\n%s\nstderr:\n%s", r.out, r.err);
+  g_assert_cmpint (exit_code (&r), ==, 0);
+  objects = json_lines (r.out);
+  g_assert_nonnull (find_step (objects, "reconnecting"));
+  g_assert_nonnull (find_step (objects, "bye"));
+  cli_result_clear (&r);
+
+  remove_tree (dir);
+}
+
 static void
 test_simulate (void)
 {
@@ -521,6 +598,7 @@ main (int   argc,
   g_test_add_func ("/pne/cli/pair-connect-forget", test_pair_connect_forget);
   g_test_add_func ("/pne/cli/pair-rejected-on-terminal", test_pair_rejected_on_terminal);
   g_test_add_func ("/pne/cli/failure-exit-codes", test_failure_exit_codes);
+  g_test_add_func ("/pne/cli/connect-reconnects", test_connect_reconnects);
   g_test_add_func ("/pne/cli/simulate", test_simulate);
 
   return g_test_run ();
