@@ -463,13 +463,15 @@ command_connect (int    argc,
   g_autoptr(GOptionContext) context = NULL;
   g_autofree char *state_dir = NULL;
   g_autofree char *gateway = NULL;
-  gboolean once = FALSE, json = FALSE;
+  gboolean once = FALSE, json = FALSE, no_resume = FALSE;
   Run run = { 0 };
   int exit_code = PNE_EXIT_OK;
   guint sigint_id, sigterm_id;
   GOptionEntry entries[] = {
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
       "Where the credentials are kept (default $XDG_STATE_HOME/cpns-pne)", "DIR" },
+    { "no-resume", 0, 0, G_OPTION_ARG_NONE, &no_resume,
+      "Always run a full connection setup, even with a live session (measurements)", NULL },
     { "once", 0, 0, G_OPTION_ARG_NONE, &once,
       "Disconnect (bye) as soon as the connection is set up", NULL },
     { "gateway", 'g', 0, G_OPTION_ARG_STRING, &gateway,
@@ -498,6 +500,7 @@ command_connect (int    argc,
   run.once = once;
   run.device = pne_device_new (state_dir);
   pne_device_set_gateway_address (run.device, gateway);
+  pne_device_set_resume (run.device, !no_resume);
   g_signal_connect (run.device, "progress", G_CALLBACK (on_progress), &run);
   g_signal_connect (run.device, "disconnected", G_CALLBACK (on_disconnected), &run);
 
@@ -655,7 +658,7 @@ command_simulate (int    argc,
   g_autofree char *name_prefix = NULL;
   g_auto(GStrv) targets = NULL;
   gboolean discover = FALSE, do_connect = FALSE, stay = FALSE, announce = FALSE;
-  gboolean no_multicast = FALSE, json = FALSE;
+  gboolean no_multicast = FALSE, json = FALSE, no_resume = FALSE;
   int count = 0, concurrency = 16;
   int exit_code = PNE_EXIT_OK;
   GOptionEntry entries[] = {
@@ -676,6 +679,8 @@ command_simulate (int    argc,
     { "announce", 0, 0, G_OPTION_ARG_NONE, &announce,
       "Announce by discovery and wait, without a time limit, until the gateway opens "
       "pairing (demo)", NULL },
+    { "no-resume", 0, 0, G_OPTION_ARG_NONE, &no_resume,
+      "Never resume a stored session: always a full connection setup (measurements)", NULL },
     { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency,
       "Connection attempts in flight at once (default 16)", "N" },
     { "discovery-target", 0, 0, G_OPTION_ARG_STRING_ARRAY, &targets,
@@ -721,6 +726,7 @@ command_simulate (int    argc,
   pne_simulator_set_connect (simulator, do_connect || stay, stay);
   pne_simulator_set_announce (simulator, announce);
   pne_simulator_set_concurrency (simulator, (guint) concurrency);
+  pne_simulator_set_resume (simulator, !no_resume);
   return pne_simulator_run (simulator);
 }
 

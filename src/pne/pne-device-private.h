@@ -67,6 +67,7 @@ struct _PneDevice
   PneTimeouts     timeouts;
   gboolean        confirm_locally;
   char           *loopback_source;   /* source address towards a loopback gateway */
+  gboolean        no_resume;         /* always a full connection setup */
 
   /* the running operation */
   State           state;

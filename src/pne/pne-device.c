@@ -525,6 +525,14 @@ pne_device_set_loopback_source (PneDevice  *self,
 }
 
 void
+pne_device_set_resume (PneDevice *self,
+                       gboolean   resume)
+{
+  g_return_if_fail (PNE_IS_DEVICE (self));
+  self->no_resume = !resume;
+}
+
+void
 pne_device_set_discovery_interval (PneDevice *self,
                                    guint      interval_ms)
 {
@@ -1165,7 +1173,8 @@ pne_device_connect_async (PneDevice          *self,
     }
   self->address = g_strdup (self->gateway_address != NULL ? self->gateway_address
                                                           : self->creds->gateway_address);
-  self->resuming = pne_credentials_has_live_session (self->creds, pne_device_now_seconds ());
+  self->resuming = !self->no_resume
+                   && pne_credentials_has_live_session (self->creds, pne_device_now_seconds ());
   pne_device_start_connection (self);
 }
 

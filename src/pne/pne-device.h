@@ -66,6 +66,10 @@ void                pne_device_set_multicast         (PneDevice         *self,
  * per-address limits (§4.3) apply to each of them. */
 void                pne_device_set_loopback_source   (PneDevice         *self,
                                                       const char        *address);
+/* FALSE: never resume with PSK, always run a full connection setup (for
+ * measurements; default TRUE). */
+void                pne_device_set_resume            (PneDevice         *self,
+                                                      gboolean           resume);
 void                pne_device_set_discovery_interval (PneDevice        *self,
                                                       guint              interval_ms);
 void                pne_device_get_timeouts          (PneDevice         *self,

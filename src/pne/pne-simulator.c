@@ -62,6 +62,7 @@ struct _PneSimulator
   gboolean    stay;
   gboolean    announce;
   guint       concurrency;
+  gboolean    no_resume;
 
   GPtrArray  *pnes;
   GQueue      queue;          /* SimPne waiting for a slot */
@@ -257,6 +258,14 @@ pne_simulator_set_announce (PneSimulator *self,
 {
   g_return_if_fail (PNE_IS_SIMULATOR (self));
   self->announce = announce;
+}
+
+void
+pne_simulator_set_resume (PneSimulator *self,
+                          gboolean      resume)
+{
+  g_return_if_fail (PNE_IS_SIMULATOR (self));
+  self->no_resume = !resume;
 }
 
 void
@@ -842,6 +851,7 @@ pne_simulator_run (PneSimulator *self)
       for (guint t = 0; t < self->targets->len; t++)
         pne_device_add_discovery_target (p->device, g_ptr_array_index (self->targets, t));
       pne_device_set_multicast (p->device, self->multicast);
+      pne_device_set_resume (p->device, !self->no_resume);
       pne_device_get_timeouts (p->device, &timeouts);
       if (self->announce)
         timeouts.discovery_ms = 0;

@@ -32,6 +32,8 @@ void          pne_simulator_set_connect           (PneSimulator *self,
                                                    gboolean      stay);
 void          pne_simulator_set_announce          (PneSimulator *self,
                                                    gboolean      announce);
+void          pne_simulator_set_resume            (PneSimulator *self,
+                                                   gboolean      resume);
 void          pne_simulator_set_concurrency       (PneSimulator *self,
                                                    guint         concurrency);
 

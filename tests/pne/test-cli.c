@@ -534,6 +534,7 @@ test_simulate (void)
   g_autoptr(GPtrArray) objects = NULL;
   g_autoptr(GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
   JsonObject *summary;
+  guint psk_before;
   CliResult r;
 
   run_cli (&r, NULL, "simulate", "--count", "6", "--gateway", fake_gateway_get_address (fake),
@@ -577,6 +578,20 @@ test_simulate (void)
   summary = find_step (objects, "summary");
   g_assert_cmpint (json_object_get_int_member (summary, "connected"), ==, 6);
   g_assert_cmpfloat (json_object_get_double_member (summary, "resume_p50_ms"), >, 0);
+  cli_result_clear (&r);
+  g_clear_pointer (&objects, g_ptr_array_unref);
+
+  /* --no-resume: full connection setups although the sessions are live. */
+  psk_before = fake_gateway_get_record (fake)->n_psk;
+  run_cli (&r, NULL, "simulate", "--count", "6", "--gateway", fake_gateway_get_address (fake),
+           "--connect", "--no-resume", "--json", "--state-dir", dir, NULL);
+  g_assert_cmpint (exit_code (&r), ==, 0);
+  objects = json_lines (r.out);
+  summary = find_step (objects, "summary");
+  g_assert_cmpint (json_object_get_int_member (summary, "connected"), ==, 6);
+  g_assert_cmpfloat (json_object_get_double_member (summary, "connect_p50_ms"), >, 0);
+  g_assert_cmpfloat (json_object_get_double_member (summary, "resume_p50_ms"), ==, 0);
+  g_assert_cmpuint (fake_gateway_get_record (fake)->n_psk, ==, psk_before);
   cli_result_clear (&r);
 
   remove_tree (dir);
