@@ -37,6 +37,9 @@
 #define MAX_INVENTORY 1024
 #define MAX_RULES 256
 #define MAX_RETRY_AFTER (G_GINT64_CONSTANT (7) * 24 * 3600)
+/* The byte scan refuses integers of more than 18 digits (json-glib wraps
+ * them), so counters stay below 10^18. */
+#define MAX_COUNTER G_GINT64_CONSTANT (999999999999999999)
 
 /* Enumerations */
 static const char * const entity_types[] = {
@@ -502,7 +505,7 @@ check_auth_result (JsonObject  *object,
 
 static const CpnsField inventory_response_fields[] = {
   F_ID ("pn_id", R, CPNS_ID_PN),
-  F_INT ("revision", R, 0, G_MAXINT64),
+  F_INT ("revision", R, 0, MAX_COUNTER),
   F_OBJECTS ("entities", R, MAX_INVENTORY, &inventory_entity_schema),
   F_END
 };
@@ -515,7 +518,7 @@ static const CpnsField inventory_put_request_fields[] = {
 };
 
 static const CpnsField revision_fields[] = {
-  F_INT ("revision", R, 0, G_MAXINT64),
+  F_INT ("revision", R, 0, MAX_COUNTER),
   F_END
 };
 

@@ -502,13 +502,11 @@ cpns_message_encode (CpnsMessage  *msg,
   json_generator_set_root (generator, root);
   text = json_generator_to_data (generator, &len);
 
-  if (len > schema_max_size (msg->schema))
+  /* What we send must pass our own scan (size, depth, number length). */
+  if (!cpns_json_check_limits (text, len, schema_max_size (msg->schema), error))
     {
       cpns_wipe (text, len);
       g_free (text);
-      g_set_error (error, CPNS_ERROR, CPNS_ERROR_TOO_LARGE,
-                   "too_large: encoded %s is %" G_GSIZE_FORMAT " bytes, over the limit of %"
-                   G_GSIZE_FORMAT, msg->schema->kind, len, schema_max_size (msg->schema));
       return NULL;
     }
   return g_bytes_new_take (text, len);

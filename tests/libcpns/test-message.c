@@ -339,7 +339,7 @@ check_schema_rules (const char       *kind,
           break;
 
         case CPNS_FIELD_INT:
-          if (f->max < G_MAXINT64)
+          if (f->max < G_GINT64_CONSTANT (100000000000000000))
             check_mutation (kind, sample, prefix, f->name, int_node (f->max + 1),
                             "must be an integer from");
           check_mutation (kind, sample, prefix, f->name, int_node (f->min - 1),
@@ -832,6 +832,25 @@ test_setters (void)
     g_autoptr(JsonObject) odd = json_object_new ();
     g_autoptr(GBytes) none = NULL;
 
+    g_autoptr(JsonObject) deep = json_object_new ();
+    JsonObject *inner = deep;
+
+    /* Encoding refuses what the peer's scan would refuse: nesting over 16. */
+    for (guint i = 0; i < 20; i++)
+      {
+        JsonObject *next = json_object_new ();
+
+        json_object_set_object_member (inner, "a", next);
+        inner = next;
+      }
+    cpns_message_set_object (entities, "deep", deep);
+    none = cpns_message_encode (entities, &error);
+    g_assert_null (none);
+    g_assert_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST);
+    g_assert_cmpstr (error->message, ==, "bad_request: JSON nested deeper than 16 levels");
+    g_clear_error (&error);
+    json_object_remove_member (cpns_message_get_object (entities), "deep");
+
     /* json-glib 1.6 would print 1e30 as "1e+30.0": not JSON. */
     json_object_set_double_member (odd, "ratio", 1e30);
     cpns_message_set_object (entities, "odd", odd);
@@ -905,6 +924,20 @@ test_errors (void)
   g_clear_pointer (&body, g_bytes_unref);
   body = cpns_http_error_body_with_retry (locked, 120);
   g_assert_nonnull (strstr (g_bytes_get_data (body, NULL), "\"retry_after\":120}"));
+
+  /* Control characters in a message are escaped, and the frame decodes. */
+  {
+    g_autoptr(GError) odd = g_error_new (CPNS_ERROR, CPNS_ERROR_DENIED, "a\nb\tc\001d\"e\\");
+    g_autoptr(CpnsMessage) frame = cpns_message_new_error (odd);
+    g_autoptr(GBytes) wire = cpns_message_encode (frame, &error);
+    g_autoptr(CpnsMessage) again = NULL;
+
+    g_assert_no_error (error);
+    again = cpns_message_decode_frame (g_bytes_get_data (wire, NULL), g_bytes_get_size (wire),
+                                       CPNS_MAX_PREAUTH_SIZE, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (cpns_message_get_string (again, "message"), ==, "a\nb\tc\001d\"e\\");
+  }
 
   /* Not an error message. */
   g_clear_pointer (&msg2, cpns_message_unref);
