@@ -510,6 +510,7 @@ purge_cb (gpointer user_data)
   /* Expired exchanges are kept a while so a late answer gets "timeout". */
   srv_store_expire_ephemeral (server->store, now - 10 * MAX (t->auth_ttl, t->approval_ttl));
   srv_store_prune_events (server->store, now - G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC);
+  srv_store_prune_decisions (server->store, now - G_GINT64_CONSTANT (90) * 24 * 3600 * G_USEC_PER_SEC);
   srv_limiter_prune (server->pne_limiter, now);
   srv_limiter_prune (server->enroll_limiter, now);
   return G_SOURCE_CONTINUE;

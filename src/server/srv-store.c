@@ -1744,3 +1744,13 @@ srv_store_prune_events (SrvStore *store,
   sqlite3_bind_int64 (s, 1, before);
   step_done (store, s, "pruning events", NULL);
 }
+
+void
+srv_store_prune_decisions (SrvStore *store,
+                           gint64    before)
+{
+  sqlite3_stmt *s = stmt (store, "DELETE FROM decisions WHERE at < ?1");
+
+  sqlite3_bind_int64 (s, 1, before);
+  step_done (store, s, "pruning the decision log", NULL);
+}

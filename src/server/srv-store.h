@@ -296,6 +296,9 @@ gboolean    srv_store_flush_decisions (SrvStore       *store,
                                       GError         **error);
 gint64      srv_store_count_decisions (SrvStore       *store,
                                       const char      *pne_id);
+/* Forgets log entries older than @before. */
+void        srv_store_prune_decisions (SrvStore       *store,
+                                      gint64           before);
 
 /* ---- events outbox (§5.7) ---- */
 gint64      srv_store_last_event_id  (SrvStore        *store);
