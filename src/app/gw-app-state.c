@@ -18,7 +18,9 @@ struct _GwAppState
   GObject        parent_instance;
 
   GListStore    *entities;
-  GHashTable    *entity_by_id;     /* pne_id → GwEntityItem (borrowed from the store) */
+  GHashTable    *entity_by_id;     /* pne_id → GwEntityItem (borrowed from the store or pending) */
+  GPtrArray     *pending;          /* new GwEntityItems not yet in the store */
+  guint          flush_id;
   GListStore    *discovered;
   GListStore    *prompts;
   GListStore    *activity;
@@ -96,6 +98,8 @@ gw_app_state_dispose (GObject *object)
 
   g_clear_handle_id (&self->tick_id, g_source_remove);
   g_clear_handle_id (&self->slow_tick_id, g_source_remove);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  g_clear_pointer (&self->pending, g_ptr_array_unref);
   g_clear_pointer (&self->entity_by_id, g_hash_table_unref);
   g_clear_pointer (&self->journeys, g_hash_table_unref);
   g_clear_pointer (&self->flows, g_hash_table_unref);
@@ -157,6 +161,7 @@ gw_app_state_init (GwAppState *self)
 {
   self->entities = g_list_store_new (GW_TYPE_ENTITY_ITEM);
   self->entity_by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->pending = g_ptr_array_new_with_free_func (g_object_unref);
   self->discovered = g_list_store_new (GW_TYPE_DISCOVERED_ITEM);
   self->prompts = g_list_store_new (GW_TYPE_PROMPT_ITEM);
   self->activity = g_list_store_new (GW_TYPE_ACTIVITY_ITEM);
@@ -600,6 +605,33 @@ count_entity (GwAppState    *self,
     self->n_connected = (guint) ((int) self->n_connected + delta);
 }
 
+void
+gw_app_state_flush (GwAppState *self)
+{
+  g_return_if_fail (GW_IS_APP_STATE (self));
+
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  if (self->pending->len == 0)
+    return;
+  /* One items-changed for a burst: the sorted and filtered views above the
+   * store then do their work once, not once per device. */
+  g_list_store_splice (self->entities,
+                       g_list_model_get_n_items (G_LIST_MODEL (self->entities)), 0,
+                       self->pending->pdata, self->pending->len);
+  g_ptr_array_set_size (self->pending, 0);
+  g_signal_emit (self, signals[COUNTS_CHANGED], 0);
+}
+
+static gboolean
+on_flush (gpointer data)
+{
+  GwAppState *self = data;
+
+  self->flush_id = 0;
+  gw_app_state_flush (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 handle_entity_changed (GwAppState    *self,
                        const GwEvent *event)
@@ -622,9 +654,9 @@ handle_entity_changed (GwAppState    *self,
     }
   else
     {
-      g_autoptr(GwEntityItem) new_item = gw_entity_item_new (e);
+      GwEntityItem *new_item = gw_entity_item_new (e);
 
-      g_list_store_append (self->entities, new_item);
+      g_ptr_array_add (self->pending, new_item);
       g_hash_table_insert (self->entity_by_id,
                            (gpointer) gw_entity_item_get_pne_id (new_item), new_item);
       count_entity (self, e->state, +1);
@@ -633,6 +665,13 @@ handle_entity_changed (GwAppState    *self,
           self->slow_tick_id = g_timeout_add_seconds (60, on_slow_tick, self);
           g_source_set_name_by_id (self->slow_tick_id, "[gw] entity times");
         }
+      /* Events of a burst are all dispatched before this idle runs. */
+      if (self->flush_id == 0)
+        {
+          self->flush_id = g_idle_add_full (G_PRIORITY_HIGH_IDLE, on_flush, self, NULL);
+          g_source_set_name_by_id (self->flush_id, "[gw] add entities");
+        }
+      return;
     }
   g_signal_emit (self, signals[COUNTS_CHANGED], 0);
 }
@@ -650,6 +689,7 @@ handle_entity_removed (GwAppState    *self,
   item = g_hash_table_lookup (self->entity_by_id, e->pne_id);
   if (item == NULL)
     return;
+  gw_app_state_flush (self);
   count_entity (self, gw_entity_item_get_state (item), -1);
   log_activity (self, event->time, "entity_removed", e->pne_id, gw_entity_item_get_name (item),
                 _("Removed from the network"), _("Done"), FALSE, NULL, NULL);

@@ -19,6 +19,9 @@ G_DECLARE_FINAL_TYPE (GwAppState, gw_app_state, GW, APP_STATE, GObject)
 GwAppState     *gw_app_state_new                  (void);
 void            gw_app_state_handle_event         (GwAppState     *self,
                                                    const GwEvent  *event);
+/* New devices reach the entities model in batches, from an idle; this
+ * adds the pending ones now (tests, or before reading the model). */
+void            gw_app_state_flush                (GwAppState     *self);
 /* Takes ownership of @command; emits "command". */
 void            gw_app_state_send                 (GwAppState     *self,
                                                    GwCommand      *command);

@@ -150,6 +150,23 @@ on_selection_changed (GwDevicesPage *self)
 }
 
 static void
+copy_id_action (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *param)
+{
+  GwDevicesPage *self = GW_DEVICES_PAGE (widget);
+  GwEntityItem *item = gtk_single_selection_get_selected_item (self->selection);
+  GtkWidget *overlay;
+
+  if (item == NULL)
+    return;
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), gw_entity_item_get_pne_id (item));
+  overlay = gtk_widget_get_ancestor (widget, ADW_TYPE_TOAST_OVERLAY);
+  if (overlay != NULL)
+    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (_("Device ID copied")));
+}
+
+static void
 on_detail_back (GwDevicesPage *self)
 {
   adw_leaflet_navigate (self->leaflet, ADW_NAVIGATION_DIRECTION_BACK);
@@ -182,7 +199,7 @@ gw_devices_page_select (GwDevicesPage *self,
   return FALSE;
 }
 
-GListModel *gw_devices_page_get_visible_model (GwDevicesPage *self) { return G_LIST_MODEL (self->sort_model); }
+GListModel *gw_devices_page_get_visible_model (GwDevicesPage *self) { return G_LIST_MODEL (self->filter_model); }
 GtkWidget *gw_devices_page_get_detail (GwDevicesPage *self) { return GTK_WIDGET (self->detail); }
 GtkWidget *gw_devices_page_get_scrolled_window (GwDevicesPage *self) { return GTK_WIDGET (self->scrolled_window); }
 GtkWidget *gw_devices_page_get_search_entry (GwDevicesPage *self) { return GTK_WIDGET (self->search_entry); }
@@ -194,6 +211,8 @@ gw_devices_page_dispose (GObject *object)
 
   if (self->selection != NULL)
     g_signal_handlers_disconnect_by_data (self->selection, self);
+  if (self->filter_model != NULL)
+    g_signal_handlers_disconnect_by_data (self->filter_model, self);
   if (self->column_view != NULL)
     gtk_column_view_set_model (self->column_view, NULL);
 
@@ -229,6 +248,9 @@ gw_devices_page_class_init (GwDevicesPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GwDevicesPage, detail);
   gtk_widget_class_bind_template_callback (widget_class, on_search_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_state_filter_changed);
+  /* The list shows IDs shortened; Ctrl+C copies the selected device's full ID. */
+  gtk_widget_class_install_action (widget_class, "devices.copy-id", NULL, copy_id_action);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK, "devices.copy-id", NULL);
 }
 
 static void
@@ -249,12 +271,14 @@ gw_devices_page_new (GwAppState *state)
   self = g_object_new (GW_TYPE_DEVICES_PAGE, NULL);
   self->state = g_object_ref (state);
 
-  self->filter = gtk_custom_filter_new (filter_func, self, NULL);
-  self->filter_model = gtk_filter_list_model_new (g_object_ref (gw_app_state_get_entities (state)),
-                                                  GTK_FILTER (self->filter));
+  /* Sort first, then filter: a keystroke only filters the sorted list, it
+   * never sorts again. */
   sorter = gtk_column_view_get_sorter (self->column_view);
-  self->sort_model = gtk_sort_list_model_new (G_LIST_MODEL (self->filter_model), g_object_ref (sorter));
-  self->selection = gtk_single_selection_new (G_LIST_MODEL (self->sort_model));
+  self->sort_model = gtk_sort_list_model_new (g_object_ref (gw_app_state_get_entities (state)),
+                                              g_object_ref (sorter));
+  self->filter = gtk_custom_filter_new (filter_func, self, NULL);
+  self->filter_model = gtk_filter_list_model_new (G_LIST_MODEL (self->sort_model), GTK_FILTER (self->filter));
+  self->selection = gtk_single_selection_new (G_LIST_MODEL (self->filter_model));
   gtk_single_selection_set_autoselect (self->selection, FALSE);
   gtk_single_selection_set_can_unselect (self->selection, TRUE);
   gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);

@@ -514,6 +514,13 @@ gw_timeline_snapshot (GtkWidget   *widget,
         right = g_strdup_printf ("%s · %s", state_word (st), dur);
       else
         right = g_strdup (state_word (st));
+      if (row->main == 1 && self->flow != NULL &&
+          gw_flow_item_get_step (self->flow, GW_STEP_1)->present &&
+          gw_flow_item_get_step (self->flow, GW_STEP_1)->outcome == GW_STEP_SKIPPED)
+        {
+          g_free (right);
+          right = g_strdup (_("Done · session was already open"));
+        }
       pango_layout_set_font_description (layout, NULL);
       pango_layout_set_width (layout, -1);
       pango_layout_set_text (layout, right, -1);

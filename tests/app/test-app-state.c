@@ -15,6 +15,7 @@ feed (GwAppState *state,
       GwEvent    *event)
 {
   gw_app_state_handle_event (state, event);
+  gw_app_state_flush (state);
   gw_event_unref (event);
 }
 

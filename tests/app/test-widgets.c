@@ -44,6 +44,7 @@ feed (Fixture *f,
       GwEvent *event)
 {
   gw_app_state_handle_event (f->state, event);
+  gw_app_state_flush (f->state);
   gw_event_unref (event);
 }
 
