@@ -639,3 +639,111 @@ pne_credentials_delete (const char *state_dir,
     }
   return fsync_dir (state_dir, error);
 }
+
+/* ------------------------------------------------------------------ */
+/* On a worker thread */
+
+typedef struct
+{
+  PneCredentials         *creds;   /* NULL: commit the pending file */
+  char                   *state_dir;
+  PneCredentialsSaveFlags flags;
+} SaveJob;
+
+static void
+save_job_free (gpointer data)
+{
+  SaveJob *job = data;
+
+  pne_credentials_free (job->creds);
+  g_free (job->state_dir);
+  g_free (job);
+}
+
+static void
+save_in_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  SaveJob *job = task_data;
+  GError *error = NULL;
+  gboolean ok;
+
+  if (job->creds != NULL)
+    ok = pne_credentials_save (job->creds, job->state_dir, job->flags, &error);
+  else
+    ok = pne_credentials_commit_pending (job->state_dir, &error);
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+start_job (SaveJob            *job,
+           GCancellable       *cancellable,
+           GAsyncReadyCallback callback,
+           gpointer            user_data,
+           gpointer            source_tag)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, job, save_job_free);
+  /* Cancelling must not stop a write half-way: the thread always runs to
+   * the end; the caller decides what the result means. */
+  g_task_set_return_on_cancel (task, FALSE);
+  g_task_run_in_thread (task, save_in_thread);
+}
+
+void
+pne_credentials_save_async (const PneCredentials   *creds,
+                            const char             *state_dir,
+                            PneCredentialsSaveFlags flags,
+                            GCancellable           *cancellable,
+                            GAsyncReadyCallback     callback,
+                            gpointer                user_data)
+{
+  SaveJob *job;
+
+  g_return_if_fail (creds != NULL);
+  g_return_if_fail (state_dir != NULL);
+
+  job = g_new0 (SaveJob, 1);
+  job->creds = pne_credentials_copy (creds);
+  job->state_dir = g_strdup (state_dir);
+  job->flags = flags;
+  start_job (job, cancellable, callback, user_data, pne_credentials_save_async);
+}
+
+gboolean
+pne_credentials_save_finish (GAsyncResult *result,
+                             GError      **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+pne_credentials_commit_pending_async (const char         *state_dir,
+                                      GCancellable       *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer            user_data)
+{
+  SaveJob *job;
+
+  g_return_if_fail (state_dir != NULL);
+
+  job = g_new0 (SaveJob, 1);
+  job->state_dir = g_strdup (state_dir);
+  start_job (job, cancellable, callback, user_data, pne_credentials_commit_pending_async);
+}
+
+gboolean
+pne_credentials_commit_pending_finish (GAsyncResult *result,
+                                       GError      **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

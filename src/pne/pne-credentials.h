@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "cpns-crypto.h"
 
@@ -84,6 +84,24 @@ void            pne_credentials_discard_pending (const char      *state_dir);
 /* Removes the credentials file (and a pending one). Not an error when
  * there is none. */
 gboolean        pne_credentials_delete          (const char      *state_dir,
+                                                 GError         **error);
+
+/* The same, on a worker thread (durable writes block for milliseconds;
+ * a simulator with a thousand devices on one main loop cannot afford
+ * that). @creds is copied. */
+void            pne_credentials_save_async      (const PneCredentials *creds,
+                                                 const char      *state_dir,
+                                                 PneCredentialsSaveFlags flags,
+                                                 GCancellable    *cancellable,
+                                                 GAsyncReadyCallback callback,
+                                                 gpointer         user_data);
+gboolean        pne_credentials_save_finish     (GAsyncResult    *result,
+                                                 GError         **error);
+void            pne_credentials_commit_pending_async (const char *state_dir,
+                                                 GCancellable    *cancellable,
+                                                 GAsyncReadyCallback callback,
+                                                 gpointer         user_data);
+gboolean        pne_credentials_commit_pending_finish (GAsyncResult *result,
                                                  GError         **error);
 
 /* Parsing of the text format, for the loader and tests. */

@@ -214,14 +214,89 @@ pne_device_handle_pne_id_response (PneDevice   *self,
                        "Assigned PNE ID %s (step 3d)", pne_id);
 }
 
+static void
+on_pending_saved (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  PneSaveContext *context = user_data;
+  PneDevice *self = context->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CpnsMessage) reply = NULL;
+  gboolean saved = pne_credentials_save_finish (result, &error);
+  guint8 confirm[CPNS_MAC_LEN];
+
+  if (!pne_save_context_is_current (context, STATE_SAVING_KEY))
+    {
+      /* The pairing ended while the key was being written: leave no
+       * credentials behind (§4.4 fail-safe). */
+      if (saved && (self->op != OP_PAIR || self->op_generation != context->generation))
+        pne_credentials_discard_pending (self->state_dir);
+      pne_save_context_free (context);
+      return;
+    }
+  pne_save_context_free (context);
+  if (!saved)
+    {
+      pne_device_fail (self, CPNS_ERROR_INTERNAL, TRUE, "Cannot store the credentials: %s",
+                       error->message);
+      return;
+    }
+
+  cpns_key_confirm (self->pending->euk, self->pending->pne_id, self->pending->key_id, confirm);
+  reply = cpns_message_new ("key_assignment_response");
+  cpns_message_set_string (reply, "key_id", self->pending->key_id);
+  cpns_message_set_bytes (reply, "key_confirm", confirm, CPNS_MAC_LEN);
+  pne_device_send_message (self, reply);
+  self->state = STATE_WAIT_PAIRING_COMPLETE;
+  pne_device_arm_timer (self, self->timeouts.key_wait_ms, "pairing_complete");
+  pne_device_progress (self, "key_confirmed", NULL,
+                       "Stored the key; sent key_assignment_response with key_confirm");
+}
+
+static void
+on_committed (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  PneSaveContext *context = user_data;
+  PneDevice *self = context->self;
+  g_autoptr(GError) error = NULL;
+  gboolean saved;
+
+  if (g_async_result_is_tagged (result, pne_credentials_commit_pending_async))
+    saved = pne_credentials_commit_pending_finish (result, &error);
+  else
+    saved = pne_credentials_save_finish (result, &error);
+
+  if (!pne_save_context_is_current (context, STATE_COMMITTING))
+    {
+      pne_save_context_free (context);
+      return;
+    }
+  pne_save_context_free (context);
+  if (!saved)
+    {
+      pne_device_fail (self, CPNS_ERROR_INTERNAL, FALSE, "Cannot store the credentials: %s",
+                       error->message);
+      return;
+    }
+  self->pending_written = FALSE;
+  g_clear_pointer (&self->creds, pne_credentials_free);
+  self->creds = g_steal_pointer (&self->pending);
+  pne_device_progress (self, "paired",
+                       pne_device_details_new ("pne_id", self->creds->pne_id, "pn_id",
+                                               self->creds->pn_id,
+                                               "gateway_id", self->creds->gateway_id, NULL),
+                       "Paired: this device is %s in %s", self->creds->pne_id, self->creds->pn_id);
+  pne_device_finish (self, NULL, NULL);
+}
+
 void
 pne_device_handle_key_assignment (PneDevice   *self,
                                   CpnsMessage *msg)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CpnsMessage) reply = NULL;
   const char *key_id = cpns_message_get_string (msg, "key_id");
-  guint8 confirm[CPNS_MAC_LEN];
 
   if (!pne_device_check_id (self, msg, "pne_id", self->pending->pne_id))
     return;
@@ -235,71 +310,41 @@ pne_device_handle_key_assignment (PneDevice   *self,
 
   /* §4.4 item 6: durably stored before the confirmation; only valid once
    * pairing_complete arrives. */
-  if (!pne_credentials_save (self->pending, self->state_dir, PNE_CREDENTIALS_SAVE_PENDING,
-                             &error))
-    {
-      pne_device_fail (self, CPNS_ERROR_INTERNAL, TRUE, "Cannot store the credentials: %s",
-                       error->message);
-      return;
-    }
-  self->pending_written = TRUE;
   pne_device_progress (self, "key_assigned",
                        pne_device_details_new ("key_id", key_id, "mode",
                                                cpns_message_get_string (msg, "mode"), NULL),
-                       "Received key %s (%s-initiated, step 3e) and stored it",
+                       "Received key %s (%s-initiated, step 3e); storing it",
                        key_id, cpns_message_get_string (msg, "mode"));
-
-  cpns_key_confirm (self->pending->euk, self->pending->pne_id, key_id, confirm);
-  reply = cpns_message_new ("key_assignment_response");
-  cpns_message_set_string (reply, "key_id", key_id);
-  cpns_message_set_bytes (reply, "key_confirm", confirm, CPNS_MAC_LEN);
-  pne_device_send_message (self, reply);
-  self->state = STATE_WAIT_PAIRING_COMPLETE;
-  pne_device_arm_timer (self, self->timeouts.key_wait_ms, "pairing_complete");
-  pne_device_progress (self, "key_confirmed", NULL,
-                       "Sent key_assignment_response with key_confirm");
+  pne_device_stop_timer (self);
+  self->state = STATE_SAVING_KEY;
+  self->pending_written = TRUE;
+  pne_credentials_save_async (self->pending, self->state_dir, PNE_CREDENTIALS_SAVE_PENDING,
+                              NULL, on_pending_saved, pne_save_context_new (self));
 }
 
 void
 pne_device_handle_pairing_complete (PneDevice   *self,
                                     CpnsMessage *msg)
 {
-  g_autoptr(GError) error = NULL;
-
   if (!pne_device_check_id (self, msg, "pne_id", self->pending->pne_id)
       || !pne_device_check_id (self, msg, "pn_id", self->pending->pn_id)
       || !pne_device_check_id (self, msg, "gateway_id", self->pending->gateway_id))
     return;
 
+  pne_device_stop_timer (self);
+  self->state = STATE_COMMITTING;
   if (self->pending_written)
     {
-      if (!pne_credentials_commit_pending (self->state_dir, &error))
-        {
-          pne_device_fail (self, CPNS_ERROR_INTERNAL, FALSE, "%s", error->message);
-          return;
-        }
-      self->pending_written = FALSE;
+      pne_credentials_commit_pending_async (self->state_dir, NULL, on_committed,
+                                            pne_save_context_new (self));
     }
   else
     {
       /* 3a: the same key, a possibly new gateway address and pin. */
       pne_credentials_clear_session (self->pending);
-      if (!pne_credentials_save (self->pending, self->state_dir, PNE_CREDENTIALS_SAVE_DEFAULT,
-                                 &error))
-        {
-          pne_device_fail (self, CPNS_ERROR_INTERNAL, FALSE, "Cannot store the credentials: %s",
-                           error->message);
-          return;
-        }
+      pne_credentials_save_async (self->pending, self->state_dir, PNE_CREDENTIALS_SAVE_DEFAULT,
+                                  NULL, on_committed, pne_save_context_new (self));
     }
-  g_clear_pointer (&self->creds, pne_credentials_free);
-  self->creds = g_steal_pointer (&self->pending);
-  pne_device_progress (self, "paired",
-                       pne_device_details_new ("pne_id", self->creds->pne_id, "pn_id",
-                                               self->creds->pn_id,
-                                               "gateway_id", self->creds->gateway_id, NULL),
-                       "Paired: this device is %s in %s", self->creds->pne_id, self->creds->pn_id);
-  pne_device_finish (self, NULL, NULL);
 }
 
 static void

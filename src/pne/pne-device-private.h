@@ -24,11 +24,14 @@ typedef enum
   STATE_WAIT_PNE_ID,
   STATE_WAIT_KEY_ASSIGNMENT,
   STATE_WAIT_PAIRING_COMPLETE,
+  STATE_SAVING_KEY,          /* writing credentials.pending before key_confirm */
+  STATE_COMMITTING,          /* pairing_complete: credentials.pending → credentials */
   /* connection setup, §4.5 */
   STATE_WAIT_AUTH_CHALLENGE,
   STATE_WAIT_AUTHORIZATION,
   STATE_WAIT_CONFIRM_ACK,
   STATE_WAIT_SETUP_COMPLETE,
+  STATE_SAVING_SESSION,      /* storing the session for resuming */
   /* resume, §4.6 */
   STATE_WAIT_RESUME_COMPLETE,
   STATE_CONNECTED,
@@ -72,6 +75,7 @@ struct _PneDevice
   /* the running operation */
   State           state;
   Operation       op;
+  guint           op_generation;     /* which operation a late callback belongs to */
   GTask          *task;
   GCancellable   *cancellable;       /* internal: connect + handshake */
   GCancellable   *caller_cancellable;
@@ -119,7 +123,22 @@ struct _PneDevice
   gboolean        connected;         /* the connect task reported success */
   guint           ping_id;
   gint64          last_heard;
+  JsonObject     *connected_details; /* for the "connected" step after the save */
 };
+
+/* A credentials write on a worker thread, and the operation it was for. */
+typedef struct
+{
+  PneDevice *self;
+  guint      generation;
+} PneSaveContext;
+
+PneSaveContext *pne_save_context_new  (PneDevice      *self);
+void            pne_save_context_free (PneSaveContext *context);
+/* TRUE while the operation of @context is still the running one and in
+ * @state. */
+gboolean        pne_save_context_is_current (PneSaveContext *context,
+                                             State           state);
 
 /* pne-device.c: plumbing shared by the flows */
 void        pne_device_progress            (PneDevice    *self,

@@ -183,17 +183,52 @@ pne_device_send_ping (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static void
+report_connected (PneDevice *self)
+{
+  g_autoptr(JsonObject) details = g_steal_pointer (&self->connected_details);
+
+  self->resumed = self->resuming;
+  pne_device_progress (self, "connected", json_object_ref (details),
+                       "Connected (step 5b): session %s%s", self->creds->session_id,
+                       self->resuming ? " (resumed)" : "");
+  pne_device_complete_task (self, NULL);
+}
+
+static void
+on_session_saved (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  PneSaveContext *context = user_data;
+  PneDevice *self = context->self;
+  g_autoptr(GError) error = NULL;
+  gboolean saved = pne_credentials_save_finish (result, &error);
+
+  if (!pne_save_context_is_current (context, STATE_SAVING_SESSION))
+    {
+      pne_save_context_free (context);
+      return;
+    }
+  pne_save_context_free (context);
+  /* Not fatal: the device is connected; it only cannot resume later. */
+  if (!saved)
+    g_message ("%s: cannot store the session for resuming: %s",
+               pne_device_get_name (self), error->message);
+  report_connected (self);
+}
+
 void
 pne_device_handle_setup_complete (PneDevice   *self,
                                   CpnsMessage *msg)
 {
-  g_autoptr(GError) error = NULL;
   g_autoptr(GDateTime) expires = cpns_message_dup_time (msg, "expires_at");
   g_autofree char *expires_str = NULL;
   g_auto(GStrv) granted = cpns_message_dup_strv (msg, "granted_services");
   g_autofree char *granted_str = NULL;
   const char *session_id = cpns_message_get_string (msg, "session_id");
-  JsonObject *details;
+  gint64 old_expires = self->creds->session_expires;
+  gboolean changed = TRUE;
 
   if (!pne_device_check_id (self, msg, "pn_id", self->creds->pn_id))
     return;
@@ -225,24 +260,28 @@ pne_device_handle_setup_complete (PneDevice   *self,
   else
     self->creds->session_expires = pne_device_now_seconds () + 24 * 3600;
   pne_device_clear_session_secret (self);
-
-  if (!pne_credentials_save (self->creds, self->state_dir, PNE_CREDENTIALS_SAVE_DEFAULT, &error))
-    g_message ("%s: cannot store the session for resuming: %s",
-               pne_device_get_name (self), error->message);
-
   pne_device_stop_timer (self);
-  self->resumed = self->resuming;
 
   if (expires != NULL)
     expires_str = g_date_time_format_iso8601 (expires);
   granted_str = granted != NULL ? g_strjoinv (",", granted) : g_strdup ("");
-  details = pne_device_details_new ("session_id", session_id, "expires_at", expires_str,
-                                    "granted_services", granted_str, NULL);
-  json_object_set_boolean_member (details, "resumed", self->resuming);
-  pne_device_progress (self, "connected", details,
-                       "Connected (step 5b): session %s%s", session_id,
-                       self->resuming ? " (resumed)" : "");
-  pne_device_complete_task (self, NULL);
+  g_clear_pointer (&self->connected_details, json_object_unref);
+  self->connected_details = pne_device_details_new ("session_id", session_id,
+                                                    "expires_at", expires_str,
+                                                    "granted_services", granted_str, NULL);
+  json_object_set_boolean_member (self->connected_details, "resumed", self->resuming);
+
+  /* A resume that changes nothing needs no write. */
+  if (self->resuming && old_expires == self->creds->session_expires)
+    changed = FALSE;
+  if (!changed)
+    {
+      report_connected (self);
+      return;
+    }
+  self->state = STATE_SAVING_SESSION;
+  pne_credentials_save_async (self->creds, self->state_dir, PNE_CREDENTIALS_SAVE_DEFAULT, NULL,
+                              on_session_saved, pne_save_context_new (self));
 }
 
 void

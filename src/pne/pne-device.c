@@ -10,8 +10,9 @@
 static const char *state_names[] = {
   "idle", "discovering", "connecting",
   "wait_commit", "wait_reveal", "wait_pairing_response", "wait_pne_id",
-  "wait_key_assignment", "wait_pairing_complete",
+  "wait_key_assignment", "wait_pairing_complete", "saving_key", "committing",
   "wait_auth_challenge", "wait_authorization", "wait_confirm_ack", "wait_setup_complete",
+  "saving_session",
   "wait_resume_complete", "connected", "closing",
 };
 
@@ -396,6 +397,7 @@ pne_device_finalize (GObject *object)
   g_free (self->loopback_source);
   g_ptr_array_unref (self->discovery_targets);
   g_clear_pointer (&self->creds, pne_credentials_free);
+  g_clear_pointer (&self->connected_details, json_object_unref);
   G_OBJECT_CLASS (pne_device_parent_class)->finalize (object);
 }
 
@@ -592,6 +594,33 @@ pne_device_emit_pairing_code (PneDevice  *self,
   g_signal_emit (self, signals[PAIRING_CODE], 0, code);
 }
 
+PneSaveContext *
+pne_save_context_new (PneDevice *self)
+{
+  PneSaveContext *context = g_new0 (PneSaveContext, 1);
+
+  context->self = g_object_ref (self);
+  context->generation = self->op_generation;
+  return context;
+}
+
+void
+pne_save_context_free (PneSaveContext *context)
+{
+  g_object_unref (context->self);
+  g_free (context);
+}
+
+gboolean
+pne_save_context_is_current (PneSaveContext *context,
+                             State           state)
+{
+  PneDevice *self = context->self;
+
+  return self->op != OP_NONE && self->op_generation == context->generation
+         && self->state == state;
+}
+
 /* ------------------------------------------------------------------ */
 /* Channel plumbing */
 
@@ -623,6 +652,10 @@ on_closed (CpnsTlsChannel *channel,
   g_autoptr(GError) local = NULL;
 
   if (self->state == STATE_CLOSING)
+    return;
+  /* pairing_complete arrived and the gateway closed, as it should (§4.4
+   * item 7): the commit under way finishes the pairing. */
+  if (self->state == STATE_COMMITTING)
     return;
   if (error != NULL)
     {
@@ -927,7 +960,7 @@ pne_device_handle_message (PneDevice   *self,
 {
   const char *kind = cpns_message_get_kind (msg);
 
-  if (self->state == STATE_CLOSING)
+  if (self->state == STATE_CLOSING || self->state == STATE_COMMITTING)
     return;
 
   if (g_str_equal (kind, "error"))
@@ -1026,6 +1059,7 @@ begin_operation (PneDevice          *self,
       return FALSE;
     }
   self->op = op;
+  self->op_generation++;
   self->task = g_steal_pointer (&task);
   self->resumed = FALSE;
   if (cancellable != NULL)

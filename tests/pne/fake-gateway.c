@@ -293,6 +293,8 @@ on_message (CpnsTlsChannel *channel,
       cpns_message_set_time (key_msg, "issued_at", now);
       send_msg (conn, key_msg);
       cpns_wipe (euk, CPNS_KEY_LEN);
+      if (fake->flags & FAKE_CLOSE_AFTER_KEY)
+        cpns_tls_channel_close (channel);
     }
   else if (g_str_equal (kind, "key_assignment_response"))
     {

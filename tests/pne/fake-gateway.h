@@ -22,6 +22,7 @@ typedef enum
   FAKE_SILENT                = 1 << 6,  /* read, never answer */
   FAKE_REJECT_CREDENTIALS    = 1 << 7,  /* credentials_accepted: false */
   FAKE_WRONG_CERT_IN_RESPONSE = 1 << 8, /* pairing_response names another cert */
+  FAKE_CLOSE_AFTER_KEY       = 1 << 9,  /* close right after key_assignment_request */
 } FakeFlags;
 
 typedef struct

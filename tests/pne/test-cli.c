@@ -448,32 +448,108 @@ test_failure_exit_codes (void)
   remove_tree (dir);
 }
 
-static gboolean
-wait_until (gboolean (*check) (FakeGateway *fake),
-            FakeGateway *fake)
+/* A running cpns-pne whose stdout is read line by line. */
+typedef struct
 {
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  GSubprocess      *process;
+  GDataInputStream *out;
+  GPtrArray        *lines;
+  gboolean          eof;
+  gboolean          exited;
+  int               status;
+} LiveCli;
 
-  while (!check (fake))
+static void read_next_line (LiveCli *live);
+
+static void
+on_line (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  LiveCli *live = user_data;
+  g_autoptr(GError) error = NULL;
+  char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result,
+                                                          NULL, &error);
+
+  if (line == NULL)
     {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
+      live->eof = TRUE;
+      return;
     }
-  return TRUE;
+  g_test_message ("cpns-pne: %s", line);
+  g_ptr_array_add (live->lines, line);
+  read_next_line (live);
 }
 
-static gboolean
-one_connected (FakeGateway *fake)
+static void
+read_next_line (LiveCli *live)
 {
-  return fake_gateway_count_connected (fake) == 1;
+  g_data_input_stream_read_line_async (live->out, G_PRIORITY_DEFAULT, NULL, on_line, live);
 }
 
-static gboolean
-resumed_once (FakeGateway *fake)
+static void
+on_live_exited (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
 {
-  return fake_gateway_get_record (fake)->n_psk >= 1 && fake_gateway_count_connected (fake) == 1;
+  LiveCli *live = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  live->status = g_subprocess_get_if_exited (G_SUBPROCESS (source))
+                 ? g_subprocess_get_exit_status (G_SUBPROCESS (source)) : -1;
+  live->exited = TRUE;
+}
+
+static void
+live_start (LiveCli            *live,
+            const char * const *argv)
+{
+  g_autoptr(GError) error = NULL;
+
+  memset (live, 0, sizeof *live);
+  live->lines = g_ptr_array_new_with_free_func (g_free);
+  live->process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  live->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (live->process));
+  read_next_line (live);
+  g_subprocess_wait_async (live->process, NULL, on_live_exited, live);
+}
+
+static void
+live_clear (LiveCli *live)
+{
+  g_clear_object (&live->out);
+  g_clear_object (&live->process);
+  g_clear_pointer (&live->lines, g_ptr_array_unref);
+}
+
+/* The number of stdout lines whose "step" is @step. */
+static guint
+live_count_step (LiveCli    *live,
+                 const char *step)
+{
+  g_autofree char *needle = g_strdup_printf ("\"step\":\"%s\"", step);
+  guint n = 0;
+
+  for (guint i = 0; i < live->lines->len; i++)
+    if (strstr (g_ptr_array_index (live->lines, i), needle) != NULL)
+      n++;
+  return n;
+}
+
+static void
+live_wait_step (LiveCli    *live,
+                const char *step,
+                guint       count)
+{
+  guint deadline = g_timeout_add_seconds (20, on_deadline, NULL);
+
+  while (live_count_step (live, step) < count)
+    {
+      g_assert_false (live->eof);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_source_remove (deadline);
 }
 
 /* A connected device whose connection drops reconnects (here: resumes);
@@ -484,9 +560,8 @@ test_connect_reconnects (void)
   g_autoptr(FakeGateway) fake = fake_gateway_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("pne-cli-XXXXXX", &error);
-  g_autoptr(GSubprocess) process = NULL;
-  g_autoptr(GPtrArray) objects = NULL;
   const char *argv[] = { pne_path, "connect", "--json", "--state-dir", dir, NULL };
+  LiveCli live;
   CliResult r;
   guint deadline;
 
@@ -495,32 +570,25 @@ test_connect_reconnects (void)
   g_assert_cmpint (exit_code (&r), ==, 0);
   cli_result_clear (&r);
 
-  memset (&r, 0, sizeof r);
-  process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE
-                               | G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                               | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (process, "", NULL, on_communicated, &r);
-  g_subprocess_wait_async (process, NULL, on_waited, &r);
-
-  g_assert_true (wait_until (one_connected, fake));
+  live_start (&live, argv);
+  live_wait_step (&live, "connected", 1);
   g_assert_cmpuint (fake_gateway_get_record (fake)->n_psk, ==, 0);
-  fake_gateway_drop_all (fake);
-  /* Back within the first back-off (at most 1 s), with the stored session. */
-  g_assert_true (wait_until (resumed_once, fake));
-  g_assert_false (r.done);
-  fake_gateway_bye_all (fake);
 
+  fake_gateway_drop_all (fake);
+  live_wait_step (&live, "reconnecting", 1);
+  /* Back within the first back-off, with the stored session. */
+  live_wait_step (&live, "connected", 2);
+  g_assert_cmpuint (fake_gateway_get_record (fake)->n_psk, ==, 1);
+  g_assert_false (live.exited);
+
+  fake_gateway_bye_all (fake);
   deadline = g_timeout_add_seconds (20, on_deadline, NULL);
-  while (!r.done || r.out == NULL)
+  while (!live.exited || !live.eof)
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (deadline);
-  g_test_message ("stdout:\n%s\nstderr:\n%s", r.out, r.err);
-  g_assert_cmpint (exit_code (&r), ==, 0);
-  objects = json_lines (r.out);
-  g_assert_nonnull (find_step (objects, "reconnecting"));
-  g_assert_nonnull (find_step (objects, "bye"));
-  cli_result_clear (&r);
+  g_assert_cmpint (live.status, ==, 0);
+  g_assert_cmpuint (live_count_step (&live, "bye"), ==, 1);
+  live_clear (&live);
 
   remove_tree (dir);
 }

@@ -384,6 +384,24 @@ test_key_without_complete (Fixture       *f,
 }
 
 static void
+test_closed_while_storing_key (Fixture       *f,
+                               gconstpointer  data)
+{
+  gint64 until;
+
+  /* The connection goes while the key is being written on the worker
+   * thread: whatever the order, nothing is left. */
+  fake_gateway_set_flags (f->fake, FAKE_CLOSE_AFTER_KEY);
+  g_assert_false (pair (f));
+  g_assert_error (f->error, CPNS_ERROR, CPNS_ERROR_CLOSED);
+  until = g_get_monotonic_time () + G_USEC_PER_SEC / 2;
+  while (g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_false (file_exists (f, PNE_CREDENTIALS_FILE));
+  g_assert_false (file_exists (f, PNE_CREDENTIALS_PENDING_FILE));
+}
+
+static void
 test_reply_timeout (Fixture       *f,
                     gconstpointer  data)
 {
@@ -686,6 +704,7 @@ main (int   argc,
   ADD ("commitment-mismatch", test_commitment_mismatch);
   ADD ("wrong-cert-in-response", test_wrong_cert_in_response);
   ADD ("key-without-pairing-complete", test_key_without_complete);
+  ADD ("closed-while-storing-key", test_closed_while_storing_key);
   ADD ("reply-timeout", test_reply_timeout);
   ADD ("reject-locally", test_reject_locally);
   ADD ("skip-3a", test_skip_3a);
