@@ -51,6 +51,9 @@
 #define CLOSE_TIMEOUT_MS 3000
 #define LINGER_MS        1000
 #define MAX_RECORDS_PER_DISPATCH 32
+/* Back-pressure: while more than this waits to be sent (a peer that does
+ * not read its answers), frames are not read, so the queue stays bounded. */
+#define MAX_QUEUED_OUT   (256 * 1024)
 
 typedef enum
 {
@@ -530,6 +533,14 @@ pump_read (CpnsTlsChannel *self)
     {
       ssize_t n;
       gsize off = 0;
+
+      if (cpns_frame_writer_get_queued_bytes (self->writer) > MAX_QUEUED_OUT)
+        {
+          /* pump_write() found the socket full; reading resumes from
+           * channel_pump() once it drains. */
+          wait_writable (self);
+          return;
+        }
 
       /* A peer that never stops sending must not starve the others that
        * share the main context: yield, and resume from an idle. */
