@@ -215,12 +215,18 @@ srv_handle_verify (SrvRequest *req)
       srv_store_finish_auth (server->store, auth_id);
       return lockout_reply (req);
     }
+  srv_store_begin_read (server->store);
   entity = get_live_entity (req, exchange->pne_id, &error);
+  if (entity != NULL)
+    policy = srv_store_get_policy (server->store, req->session->user_id, &error);
+  srv_store_end_read (server->store);
   if (entity == NULL)
     {
       srv_store_finish_auth (server->store, auth_id);
       return srv_reply_error (req, error);
     }
+  if (policy == NULL)
+    return srv_reply_error (req, error);
 
   cpns_pne_auth_proof (entity->euk, entity->pne_id, exchange->gateway_id,
                        exchange->nonce_s, exchange->nonce_p, expected);
@@ -235,9 +241,6 @@ srv_handle_verify (SrvRequest *req)
                                    "auth_failed: the PNE's proof did not verify");
     }
 
-  policy = srv_store_get_policy (server->store, req->session->user_id, &error);
-  if (policy == NULL)
-    return srv_reply_error (req, error);
   descriptor = srv_json_parse (entity->descriptor);
   action = srv_policy_evaluate (policy, entity->pne_id, entity_type_of (entity, descriptor),
                                 exchange->gateway_id, req->now, &rule_id);

@@ -489,6 +489,25 @@ srv_store_integrity_check (SrvStore *store)
   return g_string_free (out, FALSE);
 }
 
+void
+srv_store_begin_read (SrvStore *store)
+{
+  sqlite3_stmt *s = stmt (store, "BEGIN");
+
+  step_done (store, s, "starting a read", NULL);
+}
+
+void
+srv_store_end_read (SrvStore *store)
+{
+  sqlite3_stmt *s;
+
+  if (sqlite3_get_autocommit (store->db))
+    return;
+  s = stmt (store, "COMMIT");
+  step_done (store, s, "ending a read", NULL);
+}
+
 /* ------------------------------------------------------------------ */
 /* Record types */
 

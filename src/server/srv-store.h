@@ -132,6 +132,11 @@ const char *srv_store_get_path       (SrvStore        *store);
 /* "ok" or what PRAGMA integrity_check says. */
 char       *srv_store_integrity_check (SrvStore       *store);
 
+/* Several reads as one snapshot (and one WAL read lock instead of one per
+ * statement). No write may happen between begin and end. */
+void        srv_store_begin_read     (SrvStore        *store);
+void        srv_store_end_read       (SrvStore        *store);
+
 /* ---- users and enrollment (§5.1) ---- */
 /* Creates the user if needed (with a new pn_id) and records a new
  * enrollment code by its SHA-256 hex. */
