@@ -506,7 +506,8 @@ gw_timeline_snapshot (GtkWidget   *widget,
       /* State in words, duration and time, right aligned. */
       if (started > 0 && finished >= started && st != GW_TIMELINE_RUNNING)
         dur = gw_format_duration (finished - started);
-      if (!row->sub && started > 0)
+      /* The clock time only where there is room for it next to the title. */
+      if (!row->sub && started > 0 && width >= 480)
         clock = gw_format_clock_us (started);
       if (dur && clock)
         right = g_strdup_printf ("%s · %s · %s", state_word (st), dur, clock);
