@@ -41,9 +41,11 @@ srv_json_set_bytes (JsonObject   *object,
                     const guint8 *data,
                     gsize         len)
 {
-  g_autofree char *text = cpns_base64url_encode (data, len);
+  char *text = cpns_base64url_encode (data, len);
 
   json_object_set_string_member (object, member, text);
+  /* Some of these are secrets (keys, tokens): wipe our copy. */
+  cpns_free_secret_string (text);
 }
 
 void
@@ -56,18 +58,33 @@ srv_json_set_time (JsonObject *object,
   json_object_set_string_member (object, member, text);
 }
 
+/* Bodies may hold secrets (gateway_secret, euk, session_key, token):
+ * they are wiped when freed. */
+static void
+wipe_and_free (gpointer data)
+{
+  cpns_free_secret_string (data);
+}
+
 static void
 set_body (SrvRequest *req,
           guint       status,
           char       *text)
 {
-  gsize len = text ? strlen (text) : 0;
+  SoupMessageBody *body = soup_server_message_get_response_body (req->msg);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (req->msg);
 
   soup_server_message_set_status (req->msg, status, NULL);
+  soup_message_body_truncate (body);
   if (text != NULL)
-    soup_server_message_set_response (req->msg, "application/json", SOUP_MEMORY_TAKE, text, len);
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new_with_free_func (text, strlen (text), wipe_and_free, text);
+
+      soup_message_headers_replace (headers, "Content-Type", "application/json");
+      soup_message_body_append_bytes (body, bytes);
+    }
   else
-    soup_server_message_set_response (req->msg, NULL, SOUP_MEMORY_STATIC, NULL, 0);
+    soup_message_headers_remove (headers, "Content-Type");
 }
 
 void
@@ -280,6 +297,17 @@ split_path (const char *path)
   return g_strsplit (trimmed, "/", -1);
 }
 
+static void
+wipe_byte_array (gpointer data)
+{
+  GByteArray *array = data;
+
+  cpns_wipe (array->data, array->len);
+  g_byte_array_unref (array);
+}
+
+/* The request body as bytes that are wiped when freed (an enrollment code
+ * or a gateway-assigned EUK may be in it). */
 static GBytes *
 take_collected_body (SoupServerMessage *msg)
 {
@@ -287,7 +315,7 @@ take_collected_body (SoupServerMessage *msg)
 
   if (collected == NULL)
     return g_bytes_new (NULL, 0);
-  return g_byte_array_free_to_bytes (collected);
+  return g_bytes_new_with_free_func (collected->data, collected->len, wipe_byte_array, collected);
 }
 
 static void
@@ -393,8 +421,8 @@ got_chunk_cb (SoupServerMessage *msg,
   if (collected != NULL)
     {
       /* Over the limit while streaming (chunked body). */
-      g_object_set_data (G_OBJECT (msg), "srv-body", NULL);
       discarded = collected->len;
+      g_object_set_data (G_OBJECT (msg), "srv-body", NULL);   /* frees it */
       if (soup_server_message_get_status (msg) == 0)
         too_large (server, msg);
     }
@@ -432,8 +460,7 @@ early_cb (SoupServer        *soup,
       too_large (server, msg);
       return;
     }
-  g_object_set_data_full (G_OBJECT (msg), "srv-body", g_byte_array_new (),
-                          (GDestroyNotify) g_byte_array_unref);
+  g_object_set_data_full (G_OBJECT (msg), "srv-body", g_byte_array_new (), wipe_byte_array);
 }
 
 /* ------------------------------------------------------------------ */
