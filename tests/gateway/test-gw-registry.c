@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The gateway's SQLite registry. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "gw-event-private.h"
+#include "gw-registry.h"
+
+#define PNE_A "pne-0000000000000000000000000000000a"
+#define PNE_B "pne-0000000000000000000000000000000b"
+
+static char *
+registry_path (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("gw-registry-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return g_build_filename (dir, "sub", "registry.sqlite", NULL);
+}
+
+static GwEntityInfo *
+entity (const char *pne_id,
+        const char *name)
+{
+  GwEntityInfo *e = g_new0 (GwEntityInfo, 1);
+
+  e->pne_id = g_strdup (pne_id);
+  e->name = g_strdup (name);
+  e->entity_type = g_strdup ("sensor");
+  e->state = GW_ENTITY_REGISTERED;
+  e->key_mode = g_strdup ("server");
+  e->key_id = g_strdup ("key-0123456789abcdef");
+  e->registered_at = 1000;
+  return e;
+}
+
+static void
+test_entities (void)
+{
+  g_autofree char *path = registry_path ();
+  g_autoptr(GwRegistry) reg = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GwEntityInfo) a = entity (PNE_A, "Thermo");
+  g_autoptr(GwEntityInfo) b = entity (PNE_B, "Lamp");
+  g_autoptr(GwEntityInfo) got = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_auto(GStrv) pending = NULL;
+
+  reg = gw_registry_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (gw_registry_put_entity (reg, a,
+                                         "{\"name\":\"Thermo\",\"entity_type\":\"sensor\","
+                                         "\"services\":[{\"name\":\"temperature\",\"protocol\":\"coap\",\"port\":5683}]}",
+                                         FALSE, &error));
+  g_assert_true (gw_registry_put_entity (reg, b, NULL, TRUE, &error));
+
+  got = gw_registry_get_entity (reg, PNE_A);
+  g_assert_cmpstr (got->name, ==, "Thermo");
+  g_assert_cmpstr (got->key_id, ==, "key-0123456789abcdef");
+  g_assert_cmpstr (got->services[0], ==, "temperature (coap:5683)");
+
+  /* Pending entities are not listed, but are found for cleanup. */
+  list = gw_registry_list_entities (reg);
+  g_assert_cmpuint (list->len, ==, 1);
+  pending = gw_registry_list_pending (reg);
+  g_assert_cmpstr (pending[0], ==, PNE_B);
+  g_assert_null (pending[1]);
+
+  /* An update keeps the descriptor. */
+  g_free (a->name);
+  a->name = g_strdup ("Living room");
+  g_assert_true (gw_registry_put_entity (reg, a, NULL, FALSE, &error));
+  g_clear_pointer (&got, gw_entity_info_free);
+  got = gw_registry_get_entity (reg, PNE_A);
+  g_assert_cmpstr (got->name, ==, "Living room");
+  g_assert_nonnull (got->services);
+
+  g_assert_true (gw_registry_set_pending (reg, PNE_B, FALSE, &error));
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = gw_registry_list_entities (reg);
+  g_assert_cmpuint (list->len, ==, 2);
+
+  g_assert_true (gw_registry_delete_entity (reg, PNE_A, &error));
+  g_clear_pointer (&got, gw_entity_info_free);
+  g_assert_null (gw_registry_get_entity (reg, PNE_A));
+
+  /* Durable across a reopen. */
+  g_clear_pointer (&reg, gw_registry_free);
+  reg = gw_registry_open (path, &error);
+  g_assert_no_error (error);
+  got = gw_registry_get_entity (reg, PNE_B);
+  g_assert_nonnull (got);
+  g_assert_cmpstr (got->name, ==, "Lamp");
+}
+
+static void
+test_steps (void)
+{
+  g_autofree char *path = registry_path ();
+  g_autoptr(GwRegistry) reg = gw_registry_open (path, NULL);
+  g_autoptr(GPtrArray) steps = NULL;
+  GwStepInfo s = { 0 };
+  guint64 first, second;
+
+  first = gw_registry_next_flow_id (reg);
+  second = gw_registry_next_flow_id (reg);
+  g_assert_cmpuint (second, ==, first + 1);
+
+  s.flow_id = first;
+  s.flow_kind = GW_FLOW_PAIRING;
+  s.pne_name = (char *) "Thermo";
+  s.step = GW_STEP_2;
+  s.outcome = GW_STEP_RUNNING;
+  s.started_at = 10;
+  g_assert_true (gw_registry_record_step (reg, &s, NULL));
+  s.outcome = GW_STEP_DONE;
+  s.finished_at = 20;
+  g_assert_true (gw_registry_record_step (reg, &s, NULL));   /* replaces */
+  s.step = GW_STEP_3BD;
+  s.outcome = GW_STEP_RUNNING;
+  s.started_at = 30;
+  s.finished_at = 0;
+  g_assert_true (gw_registry_record_step (reg, &s, NULL));
+
+  steps = gw_registry_list_steps (reg, 0);
+  g_assert_cmpuint (steps->len, ==, 2);
+  g_assert_cmpint (((GwStepInfo *) steps->pdata[0])->step, ==, GW_STEP_2);
+  g_assert_cmpint (((GwStepInfo *) steps->pdata[0])->outcome, ==, GW_STEP_DONE);
+  g_assert_cmpint (((GwStepInfo *) steps->pdata[1])->outcome, ==, GW_STEP_RUNNING);
+
+  /* A crash leaves a step running: the next start records it failed. */
+  gw_registry_fail_running_steps (reg);
+  g_clear_pointer (&steps, g_ptr_array_unref);
+  steps = gw_registry_list_steps (reg, 0);
+  g_assert_cmpint (((GwStepInfo *) steps->pdata[1])->outcome, ==, GW_STEP_FAILED);
+  g_assert_nonnull (((GwStepInfo *) steps->pdata[1])->error);
+  g_assert_cmpint (((GwStepInfo *) steps->pdata[1])->error->code, ==, CPNS_ERROR_INTERNAL);
+
+  /* Flow ids keep growing after a reopen. */
+  g_clear_pointer (&reg, gw_registry_free);
+  reg = gw_registry_open (path, NULL);
+  g_assert_cmpuint (gw_registry_next_flow_id (reg), >, first);
+
+  /* The limit keeps the newest. */
+  g_clear_pointer (&steps, g_ptr_array_unref);
+  steps = gw_registry_list_steps (reg, 1);
+  g_assert_cmpuint (steps->len, ==, 1);
+  g_assert_cmpint (((GwStepInfo *) steps->pdata[0])->step, ==, GW_STEP_3BD);
+}
+
+static void
+test_inventory_queue_and_settings (void)
+{
+  g_autofree char *path = registry_path ();
+  g_autoptr(GwRegistry) reg = gw_registry_open (path, NULL);
+  g_autoptr(GPtrArray) queue = NULL;
+  g_autofree char *value = NULL;
+  GwQueuedInventory *q;
+
+  g_assert_true (gw_registry_queue_inventory (reg, PNE_A, "connected", "ses-00000000000000000000000000000001",
+                                              "[\"temperature\"]", NULL));
+  g_assert_true (gw_registry_queue_inventory (reg, PNE_A, "disconnected", NULL, "[]", NULL));
+  queue = gw_registry_list_inventory_queue (reg);
+  g_assert_cmpuint (queue->len, ==, 1);   /* the newest state only */
+  q = queue->pdata[0];
+  g_assert_cmpstr (q->state, ==, "disconnected");
+  g_assert_null (q->session_id);
+  gw_registry_dequeue_inventory (reg, PNE_A);
+  g_clear_pointer (&queue, g_ptr_array_unref);
+  queue = gw_registry_list_inventory_queue (reg);
+  g_assert_cmpuint (queue->len, ==, 0);
+
+  g_assert_null (gw_registry_get_setting (reg, "server_url"));
+  g_assert_true (gw_registry_set_setting (reg, "server_url", "https://x", NULL));
+  value = gw_registry_get_setting (reg, "server_url");
+  g_assert_cmpstr (value, ==, "https://x");
+  g_assert_true (gw_registry_set_setting (reg, "server_url", NULL, NULL));
+  g_clear_pointer (&value, g_free);
+  value = gw_registry_get_setting (reg, "server_url");
+  g_assert_null (value);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/gateway/registry/entities", test_entities);
+  g_test_add_func ("/gateway/registry/steps", test_steps);
+  g_test_add_func ("/gateway/registry/inventory-queue", test_inventory_queue_and_settings);
+  return g_test_run ();
+}
