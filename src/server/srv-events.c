@@ -54,6 +54,13 @@ srv_handle_events_request (SrvRequest *req)
                           g_steal_pointer (&req->token_hash), g_free);
 }
 
+static gboolean
+client_free_idle (gpointer data)
+{
+  client_free (data);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 closed_cb (SoupWebsocketConnection *connection,
            SrvWsClient             *client)
@@ -62,7 +69,10 @@ closed_cb (SoupWebsocketConnection *connection,
 
   g_debug ("events socket of gateway %s closed", client->gateway_id);
   g_ptr_array_remove (server->ws_clients, client);
-  client_free (client);
+  /* Not while the connection is still emitting "closed". */
+  g_signal_handler_disconnect (connection, client->closed_id);
+  client->closed_id = 0;
+  g_idle_add (client_free_idle, client);
 }
 
 void
