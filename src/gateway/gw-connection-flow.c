@@ -74,7 +74,7 @@ fail (GwConnectionFlow *self,
       if (e && (e->state == GW_ENTITY_CONNECTING || e->state == GW_ENTITY_WAITING))
         {
           e->state = GW_ENTITY_DISCONNECTED;
-          gw_registry_put_entity (self->core->registry, e, NULL, FALSE, NULL);
+          gw_registry_put_entity_live (self->core->registry, e, NULL);
           gw_core_emit_entity (self->core, self->pne_id);
         }
     }
@@ -156,7 +156,10 @@ set_entity_state (GwConnectionFlow *self,
   e->last_seen = now;
   g_free (e->address);
   e->address = g_strdup (self->peer->host);
-  gw_registry_put_entity (self->core->registry, e, descriptor_json, FALSE, NULL);
+  if (descriptor_json || e->registered_at == now)
+    gw_registry_put_entity (self->core->registry, e, descriptor_json, FALSE, NULL);
+  else
+    gw_registry_put_entity_live (self->core->registry, e, NULL);
   gw_core_emit_entity (self->core, self->pne_id);
 }
 
@@ -662,7 +665,7 @@ gw_connection_flow_peer_closed (GwConnectionFlow *self,
       if (e && (e->state == GW_ENTITY_CONNECTING || e->state == GW_ENTITY_WAITING))
         {
           e->state = GW_ENTITY_DISCONNECTED;
-          gw_registry_put_entity (self->core->registry, e, NULL, FALSE, NULL);
+          gw_registry_put_entity_live (self->core->registry, e, NULL);
           gw_core_emit_entity (self->core, self->pne_id);
         }
     }

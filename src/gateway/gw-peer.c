@@ -130,7 +130,7 @@ peer_closed (GwPeer       *peer,
             {
               e->state = GW_ENTITY_DISCONNECTED;
               e->last_seen = gw_clock_now (core->clock) / G_USEC_PER_SEC;
-              gw_registry_put_entity (core->registry, e, NULL, FALSE, NULL);
+              gw_registry_put_entity_live (core->registry, e, NULL);
               gw_core_update_inventory (core, peer->pne_id, "disconnected", NULL, NULL);
               gw_core_emit_entity (core, peer->pne_id);
             }

@@ -256,6 +256,14 @@ services_from_descriptor (const char *descriptor_json)
   return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
 }
 
+static gboolean
+put_entity (GwRegistry         *self,
+            sqlite3            *db,
+            const GwEntityInfo *e,
+            const char         *descriptor_json,
+            gboolean            pending,
+            GError            **error);
+
 gboolean
 gw_registry_put_entity (GwRegistry         *self,
                         const GwEntityInfo *e,
@@ -263,7 +271,28 @@ gw_registry_put_entity (GwRegistry         *self,
                         gboolean            pending,
                         GError            **error)
 {
-  sqlite3_stmt *stmt = prepare (self,
+  return put_entity (self, self->db, e, descriptor_json, pending, error);
+}
+
+gboolean
+gw_registry_put_entity_live (GwRegistry         *self,
+                             const GwEntityInfo *e,
+                             GError            **error)
+{
+  return put_entity (self, self->history, e, NULL, FALSE, error);
+}
+
+static gboolean
+put_entity (GwRegistry         *self,
+            sqlite3            *db,
+            const GwEntityInfo *e,
+            const char         *descriptor_json,
+            gboolean            pending,
+            GError            **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  sqlite3_prepare_v2 (db,
     "INSERT INTO entities (pne_id, name, entity_type, manufacturer, model, serial,"
     " descriptor, state, key_mode, key_id, key_issued_at, registered_at, last_seen,"
     " blocked, address, pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -274,10 +303,10 @@ gw_registry_put_entity (GwRegistry         *self,
     " state=excluded.state, key_mode=excluded.key_mode, key_id=excluded.key_id,"
     " key_issued_at=excluded.key_issued_at, registered_at=excluded.registered_at,"
     " last_seen=excluded.last_seen, blocked=excluded.blocked,"
-    " address=excluded.address, pending=excluded.pending");
+    " address=excluded.address, pending=excluded.pending", -1, &stmt, NULL);
 
   if (stmt == NULL)
-    return set_sql_error (self->db, error);
+    return set_sql_error (db, error);
   bind_text (stmt, 1, e->pne_id);
   bind_text (stmt, 2, e->name);
   bind_text (stmt, 3, e->entity_type);
@@ -540,12 +569,15 @@ gw_registry_queue_inventory (GwRegistry  *self,
                              const char  *services_json,
                              GError     **error)
 {
-  sqlite3_stmt *stmt = prepare (self,
-    "INSERT OR REPLACE INTO inventory_queue (pne_id, state, session_id, services)"
-    " VALUES (?,?,?,?)");
+  sqlite3_stmt *stmt = NULL;
 
+  /* Safe against a crash of the process (WAL); a power cut may lose the
+   * newest entry, which the next connection of the device rewrites. */
+  sqlite3_prepare_v2 (self->history,
+    "INSERT OR REPLACE INTO inventory_queue (pne_id, state, session_id, services)"
+    " VALUES (?,?,?,?)", -1, &stmt, NULL);
   if (stmt == NULL)
-    return set_sql_error (self->db, error);
+    return set_sql_error (self->history, error);
   bind_text (stmt, 1, pne_id);
   bind_text (stmt, 2, state);
   bind_text (stmt, 3, session_id);
@@ -592,7 +624,9 @@ void
 gw_registry_dequeue_inventory (GwRegistry *self,
                                const char *pne_id)
 {
-  sqlite3_stmt *stmt = prepare (self, "DELETE FROM inventory_queue WHERE pne_id = ?");
+  sqlite3_stmt *stmt = NULL;
+
+  sqlite3_prepare_v2 (self->history, "DELETE FROM inventory_queue WHERE pne_id = ?", -1, &stmt, NULL);
 
   if (stmt == NULL)
     return;

@@ -40,6 +40,11 @@ gboolean      gw_registry_put_entity        (GwRegistry         *registry,
                                              const char         *descriptor_json,
                                              gboolean            pending,
                                              GError            **error);
+/* The same for a change of live state only (connected, last seen…):
+ * crash-safe but without an fsync of its own. */
+gboolean      gw_registry_put_entity_live   (GwRegistry         *registry,
+                                             const GwEntityInfo *entity,
+                                             GError            **error);
 GwEntityInfo *gw_registry_get_entity        (GwRegistry   *registry,
                                              const char   *pne_id);
 char         *gw_registry_get_descriptor    (GwRegistry   *registry,
