@@ -1152,7 +1152,7 @@ pne_device_pair_async (PneDevice          *self,
   self->discovery = pne_discovery_new (json_object_get_string_member (self->entity, "name"),
                                        json_object_get_string_member (self->entity,
                                                                       "entity_type"),
-                                       &error);
+                                       self->multicast, &error);
   if (self->discovery == NULL)
     {
       pne_device_finish (self, g_error_new (CPNS_ERROR, CPNS_ERROR_INTERNAL,
@@ -1162,7 +1162,6 @@ pne_device_pair_async (PneDevice          *self,
     }
   for (guint i = 0; i < self->discovery_targets->len; i++)
     pne_discovery_add_target (self->discovery, g_ptr_array_index (self->discovery_targets, i));
-  pne_discovery_set_multicast (self->discovery, self->multicast);
   pne_discovery_set_interval (self->discovery, self->discovery_interval_ms);
   self->discovery_id = g_signal_connect (self->discovery, "gateway-heard",
                                          G_CALLBACK (on_gateway_heard), self);

@@ -22,7 +22,6 @@ struct _PneDiscovery
   gulong               datagram_id;
   guint                interval_ms;
   guint                timer_id;
-  gboolean             multicast_added;
 };
 
 enum
@@ -124,6 +123,7 @@ on_datagram (CpnsDiscoverySocket *socket,
 PneDiscovery *
 pne_discovery_new (const char *name,
                    const char *entity_type,
+                   gboolean    multicast,
                    GError    **error)
 {
   g_autoptr(PneDiscovery) self = NULL;
@@ -135,7 +135,11 @@ pne_discovery_new (const char *name,
   self->name = g_strdup (name);
   self->entity_type = g_strdup (entity_type);
   cpns_random_nonce (self->nonce, CPNS_NONCE_LEN);
-  self->socket = cpns_discovery_socket_new (NULL, 0, NULL, error);
+  /* An ephemeral port: gateways answer by unicast (PROTOCOL-NOTES §4.2).
+   * With a group, the socket sends there too (port 7472, TTL 1). */
+  self->socket = cpns_discovery_socket_new (NULL, 0,
+                                            multicast ? CPNS_DEFAULT_DISCOVERY_GROUP : NULL,
+                                            error);
   if (self->socket == NULL)
     return NULL;
   self->datagram_id = g_signal_connect (self->socket, "datagram-received",
@@ -150,24 +154,6 @@ pne_discovery_add_target (PneDiscovery *self,
   g_return_if_fail (PNE_IS_DISCOVERY (self));
 
   cpns_discovery_socket_add_target (self->socket, host_port);
-}
-
-void
-pne_discovery_set_multicast (PneDiscovery *self,
-                             gboolean      multicast)
-{
-  g_return_if_fail (PNE_IS_DISCOVERY (self));
-
-  /* The PNE does not join the group: gateways answer by unicast. It only
-   * sends its requests there. */
-  if (multicast && !self->multicast_added)
-    {
-      g_autofree char *group = g_strdup_printf ("%s:%u", CPNS_DEFAULT_DISCOVERY_GROUP,
-                                                CPNS_DEFAULT_DISCOVERY_PORT);
-
-      cpns_discovery_socket_add_target (self->socket, group);
-      self->multicast_added = TRUE;
-    }
 }
 
 void

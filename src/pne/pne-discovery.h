@@ -21,15 +21,14 @@ G_BEGIN_DECLS
 #define PNE_TYPE_DISCOVERY (pne_discovery_get_type ())
 G_DECLARE_FINAL_TYPE (PneDiscovery, pne_discovery, PNE, DISCOVERY, GObject)
 
+/* @multicast: also send to the group 239.255.74.72:7472 (TTL 1). */
 PneDiscovery *pne_discovery_new            (const char   *name,
                                             const char   *entity_type,
+                                            gboolean      multicast,
                                             GError      **error);
 /* "HOST:PORT" of a gateway's discovery socket. */
 void          pne_discovery_add_target     (PneDiscovery *self,
                                             const char   *host_port);
-/* Also send to the group 239.255.74.72:7472 (default off). */
-void          pne_discovery_set_multicast  (PneDiscovery *self,
-                                            gboolean      multicast);
 void          pne_discovery_set_interval   (PneDiscovery *self,
                                             guint         interval_ms);
 void          pne_discovery_start          (PneDiscovery *self);
