@@ -1042,6 +1042,80 @@ test_expiry (void)
 }
 
 
+/* Garbage to every resource: never a 5xx, always §2's shape, and the
+ * server keeps answering. */
+static void
+test_garbage (void)
+{
+  g_autoptr(TestGateway) gw = test_gateway_enroll (server, "garbage");
+  g_autofree char *pne_id = cpns_id_new (CPNS_ID_PNE);
+  g_autofree char *auth_id = cpns_id_new (CPNS_ID_AUTH);
+  g_autofree char *long_string = NULL;
+  g_autofree char *long_body = NULL;
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  const char *methods[] = { "GET", "POST", "PUT", "DELETE" };
+  const char *bodies[] = {
+    NULL, "", "null", "[]", "{}", "\"x\"", "{\"v\":1}", "{\"pne_id\":17}",
+    "{\"pne_id\":\"pne-00000000000000000000000000000000\",\"nonce_p\":\"!!\"}",
+    "{\"state\":\"connected\",\"session_id\":\"ses-zz\"}",
+    "{\"default_action\":\"allow\",\"rules\":[{\"id\":\"rule-1\",\"match\":{},\"action\":\"allow\"}]}",
+    "{\"key_id\":\"key-0000000000000000\",\"key_confirm\":\"AAAA\"}",
+    "{\"decision\":\"maybe\",\"remember\":\"yes\"}",
+    "{\"pne_proof\":null}",
+    "\xff\xfe{\"a\":1}",
+    "{\"a\":\"\\ud800\"}",
+    "{\"a\":1e999999}",
+    "{\"a\":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}",
+    NULL,   /* replaced by a body with a 2000-byte string */
+  };
+
+  test_gateway_open_session (server, gw);
+  long_string = g_strnfill (2000, 'a');
+  long_body = g_strdup_printf ("{\"user_id\":\"%s\",\"gateway_name\":\"%s\",\"pne_id\":\"%s\"}",
+                               long_string, long_string, long_string);
+  bodies[G_N_ELEMENTS (bodies) - 1] = long_body;
+
+  g_ptr_array_add (paths, g_strdup ("/cpns/v1/gateways"));
+  g_ptr_array_add (paths, g_strdup ("/cpns/v1/session/challenge"));
+  g_ptr_array_add (paths, g_strdup ("/cpns/v1/entities"));
+  g_ptr_array_add (paths, g_strdup_printf ("/cpns/v1/entities/%s", pne_id));
+  g_ptr_array_add (paths, g_strdup_printf ("/cpns/v1/entities/%s/key-confirm", pne_id));
+  g_ptr_array_add (paths, g_strdup_printf ("/cpns/v1/entities/%s/rekey", pne_id));
+  g_ptr_array_add (paths, g_strdup ("/cpns/v1/auth"));
+  g_ptr_array_add (paths, g_strdup_printf ("/cpns/v1/auth/%s/verify", auth_id));
+  g_ptr_array_add (paths, g_strdup_printf ("/cpns/v1/auth/%s/decision", auth_id));
+  g_ptr_array_add (paths, g_strdup ("/cpns/v1/inventory?since=-1"));
+  g_ptr_array_add (paths, g_strdup_printf ("/cpns/v1/inventory/%s", pne_id));
+  g_ptr_array_add (paths, g_strdup ("/cpns/v1/policy"));
+  g_ptr_array_add (paths, g_strdup ("/cpns/v1/auth/../../healthz"));
+  g_ptr_array_add (paths, g_strdup ("/cpns/v1/entities//key-confirm"));
+
+  for (guint p = 0; p < paths->len; p++)
+    for (gsize m = 0; m < G_N_ELEMENTS (methods); m++)
+      for (gsize b = 0; b < G_N_ELEMENTS (bodies); b++)
+        {
+          g_autoptr(JsonObject) answer = NULL;
+          const char *method = methods[m];
+          guint status;
+
+          if ((strcmp (method, "GET") == 0 || strcmp (method, "DELETE") == 0) && b > 1)
+            continue;
+          status = server_fixture_request (server, method, g_ptr_array_index (paths, p), gw->token,
+                                           bodies[b], &answer);
+          if (status >= 500 || status < 200)
+            g_error ("%s %s with body %zu: HTTP %u", method, (char *) g_ptr_array_index (paths, p), b, status);
+          if (status >= 400)
+            {
+              g_assert_nonnull (answer);
+              g_assert_true (json_object_has_member (answer, "error"));
+            }
+        }
+  {
+    g_autoptr(JsonObject) answer = NULL;
+    g_assert_cmpuint (server_fixture_request (server, "GET", "/healthz", NULL, NULL, &answer), ==, 200);
+  }
+}
+
 /* A chunked body over 64 KiB: answered 413 as it streams in. */
 static gboolean
 accept_pinned_cb (GTlsConnection       *connection,
@@ -1230,6 +1304,7 @@ main (int   argc,
   g_test_add_func ("/server/api/inventory", test_inventory);
   g_test_add_func ("/server/api/events-revocation", test_events_revocation);
   g_test_add_func ("/server/api/expiry", test_expiry);
+  g_test_add_func ("/server/api/garbage", test_garbage);
   g_test_add_func ("/server/api/chunked-too-large", test_chunked_too_large);
   g_test_add_func ("/server/api/session-expiry", test_session_expiry);
   g_test_add_func ("/server/api/cli", test_cli);
