@@ -9,6 +9,7 @@
 #include "cpns-base64.h"
 #include "cpns-crypto.h"
 #include "cpns-ids.h"
+#include "cpns-message.h"
 #include "server-fixture.h"
 
 static char *
@@ -266,6 +267,19 @@ server_fixture_request_obj (ServerFixture  *fixture,
 }
 
 void
+server_assert_schema (JsonObject *answer,
+                      const char *kind)
+{
+  g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), answer);
+  g_autofree char *text = json_to_string (node, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CpnsMessage) msg = cpns_message_decode_body (kind, text, strlen (text), &error);
+
+  if (msg == NULL)
+    g_error ("answer does not follow %s: %s: %s", kind, error->message, text);
+}
+
+void
 server_assert_error (guint       status,
                      JsonObject *answer,
                      guint       expected_status,
@@ -276,6 +290,7 @@ server_assert_error (guint       status,
   g_assert_cmpuint (status, ==, expected_status);
   g_assert_nonnull (answer);
   g_assert_true (json_object_has_member (answer, "error"));
+  server_assert_schema (answer, "api.error");
   error = json_object_get_object_member (answer, "error");
   g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, expected_code);
   g_assert_true (json_object_has_member (error, "message"));
@@ -327,6 +342,7 @@ test_gateway_enroll (ServerFixture *fixture,
   json_object_set_string_member (body, "gateway_name", "Test gateway");
   status = server_fixture_request_obj (fixture, "POST", "/cpns/v1/gateways", NULL, body, &answer);
   g_assert_cmpuint (status, ==, 201);
+  server_assert_schema (answer, "api.gateways.response");
   gateway->user_id = g_strdup (user_id);
   gateway->gateway_id = g_strdup (json_object_get_string_member (answer, "gateway_id"));
   gateway->pn_id = g_strdup (json_object_get_string_member (answer, "pn_id"));
@@ -350,6 +366,7 @@ test_gateway_open_session (ServerFixture *fixture,
   json_object_set_string_member (body, "gateway_id", gateway->gateway_id);
   g_assert_cmpuint (server_fixture_request_obj (fixture, "POST", "/cpns/v1/session/challenge", NULL,
                                                 body, &challenge), ==, 200);
+  server_assert_schema (challenge, "api.session_challenge.response");
   test_get_bytes (challenge, "nonce_s", nonce_s, sizeof nonce_s);
 
   cpns_random_nonce (nonce_g, sizeof nonce_g);
@@ -362,6 +379,7 @@ test_gateway_open_session (ServerFixture *fixture,
   json_object_set_string_member (body, "proof", proof_text);
   g_assert_cmpuint (server_fixture_request_obj (fixture, "POST", "/cpns/v1/session", NULL, body,
                                                 &session), ==, 201);
+  server_assert_schema (session, "api.session.response");
   /* The GW authenticates the server. */
   test_get_bytes (session, "server_proof", server_proof, sizeof server_proof);
   cpns_server_session_proof (gateway->secret, gateway->gateway_id, nonce_g, nonce_s, expected);
@@ -406,6 +424,7 @@ test_pne_register (ServerFixture *fixture,
   json_object_set_string_member (body, "key_assignment", "server");
   g_assert_cmpuint (server_fixture_request_obj (fixture, "POST", "/cpns/v1/entities", gateway->token,
                                                 body, &answer), ==, 201);
+  server_assert_schema (answer, "api.entities.response");
   g_assert_cmpstr (json_object_get_string_member (answer, "state"), ==, "pending");
   pne->key_id = g_strdup (json_object_get_string_member (answer, "key_id"));
   g_assert_true (cpns_id_is_valid (CPNS_ID_KEY, pne->key_id));
@@ -423,6 +442,7 @@ test_pne_register (ServerFixture *fixture,
       path = g_strdup_printf ("/cpns/v1/entities/%s/key-confirm", pne->pne_id);
       g_assert_cmpuint (server_fixture_request_obj (fixture, "POST", path, gateway->token,
                                                     confirm_body, &confirmed), ==, 200);
+      server_assert_schema (confirmed, "api.key_confirm.response");
       g_assert_cmpstr (json_object_get_string_member (confirmed, "state"), ==, "registered");
     }
   return pne;

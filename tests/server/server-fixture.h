@@ -53,7 +53,10 @@ guint          server_fixture_request_obj (ServerFixture *fixture,
                                           const char    *token,
                                           JsonObject    *body,
                                           JsonObject   **out_json);
-/* Asserts an error answer of §2: status and code. */
+/* Asserts that @answer decodes with libcpns as schema @kind. */
+void           server_assert_schema      (JsonObject    *answer,
+                                          const char    *kind);
+/* Asserts an error answer of §2: status and code (and its schema). */
 void           server_assert_error       (guint          status,
                                           JsonObject    *answer,
                                           guint          expected_status,

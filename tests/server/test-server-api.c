@@ -55,6 +55,7 @@ start_auth (ServerFixture *fx,
     {
       guint8 server_proof[32], expected[32];
 
+      server_assert_schema (answer, "api.auth.response");
       round->auth_id = g_strdup (json_object_get_string_member (answer, "auth_id"));
       g_assert_true (cpns_id_is_valid (CPNS_ID_AUTH, round->auth_id));
       test_get_bytes (answer, "nonce_s", round->nonce_s, sizeof round->nonce_s);
@@ -126,6 +127,7 @@ assert_allow (JsonObject *answer,
   guint8 key[32], expected[32];
   JsonArray *granted;
 
+  server_assert_schema (answer, "api.auth_result");
   g_assert_cmpstr (json_object_get_string_member (answer, "decision"), ==, "allow");
   g_assert_true (cpns_id_is_valid (CPNS_ID_SESSION, session_id));
   test_get_bytes (answer, "session_key", key, sizeof key);
@@ -170,6 +172,7 @@ test_healthz_and_routing (void)
 
   status = server_fixture_request (server, "GET", "/healthz", NULL, NULL, &answer);
   g_assert_cmpuint (status, ==, 200);
+  server_assert_schema (answer, "api.healthz");
   g_assert_cmpstr (json_object_get_string_member (answer, "status"), ==, "ok");
   g_clear_pointer (&answer, json_object_unref);
 
@@ -583,6 +586,7 @@ test_policy_allow_deny (void)
   put_policy (server, gw, policy_json);
   g_clear_pointer (&policy, json_object_unref);
   g_assert_cmpuint (server_fixture_request (server, "GET", "/cpns/v1/policy", gw->token, NULL, &policy), ==, 200);
+  server_assert_schema (policy, "api.policy");
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (policy, "rules")), ==, 2);
 
   /* allow, with the rule that decided. */
@@ -646,6 +650,7 @@ test_policy_ask (void)
   /* ask → allow once (no rule). */
   g_assert_cmpuint (start_auth (server, gw, pne, &round, NULL), ==, 200);
   g_assert_cmpuint (verify (server, gw, pne, &round, &answer), ==, 200);
+  server_assert_schema (answer, "api.auth_result");
   g_assert_cmpstr (json_object_get_string_member (answer, "decision"), ==, "ask");
   g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (answer, "entity"),
                                                   "entity_type"), ==, "speaker");
@@ -785,6 +790,7 @@ test_inventory (void)
   b = test_pne_register (server, gw, "actuator", TRUE);
 
   g_assert_cmpuint (server_fixture_request (server, "GET", "/cpns/v1/inventory", gw->token, NULL, &answer), ==, 200);
+  server_assert_schema (answer, "api.inventory.response");
   g_assert_cmpstr (json_object_get_string_member (answer, "pn_id"), ==, gw->pn_id);
   revision = json_object_get_int_member (answer, "revision");
   entities = json_object_get_array_member (answer, "entities");
@@ -797,12 +803,14 @@ test_inventory (void)
   path = g_strdup_printf ("/cpns/v1/inventory/%s", a->pne_id);
   body = g_strdup_printf ("{\"state\":\"connected\",\"session_id\":\"%s\",\"services\":[\"telemetry\"]}", session_id);
   g_assert_cmpuint (server_fixture_request (server, "PUT", path, gw->token, body, &answer), ==, 200);
+  server_assert_schema (answer, "api.inventory_put.response");
   new_revision = json_object_get_int_member (answer, "revision");
   g_assert_cmpint (new_revision, ==, revision + 1);
   g_clear_pointer (&answer, json_object_unref);
 
   since_path = g_strdup_printf ("/cpns/v1/inventory?since=%" G_GINT64_FORMAT, revision);
   g_assert_cmpuint (server_fixture_request (server, "GET", since_path, gw->token, NULL, &answer), ==, 200);
+  server_assert_schema (answer, "api.inventory.response");
   g_assert_cmpint (json_object_get_int_member (answer, "revision"), ==, new_revision);
   entities = json_object_get_array_member (answer, "entities");
   g_assert_cmpuint (json_array_get_length (entities), ==, 1);
