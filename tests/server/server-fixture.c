@@ -227,6 +227,9 @@ server_fixture_request (ServerFixture  *fixture,
 
   g_assert_nonnull (msg);
   server_fixture_pin_message (fixture, msg);
+  /* Reuse kept-alive connections for POSTs too (SoupSession opens a new
+   * one for every non-idempotent request otherwise). */
+  soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT);
   if (token)
     {
       g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
