@@ -356,7 +356,7 @@ on_message (CpnsTlsChannel *channel,
           send_error (conn, CPNS_ERROR_DENIED, "denied by policy");
           return;
         }
-      if (fake->flags & FAKE_ASK)
+      if (fake->flags & (FAKE_ASK | FAKE_ASK_FOREVER))
         {
           g_autoptr(CpnsMessage) pending = cpns_message_new ("authorization_pending");
           g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
@@ -365,7 +365,8 @@ on_message (CpnsTlsChannel *channel,
           cpns_message_set_string (pending, "reason", "awaiting_user_approval");
           cpns_message_set_time (pending, "expires_at", later);
           send_msg (conn, pending);
-          g_timeout_add (200, send_authorization_later, conn);
+          if (fake->flags & FAKE_ASK)
+            g_timeout_add (200, send_authorization_later, conn);
           return;
         }
       send_authorization (conn);
@@ -566,6 +567,13 @@ fake_gateway_get_record (FakeGateway *fake)
 void
 fake_gateway_forget_sessions (FakeGateway *fake)
 {
+  g_hash_table_remove_all (fake->sessions);
+}
+
+void
+fake_gateway_forget_entities (FakeGateway *fake)
+{
+  g_hash_table_remove_all (fake->keys);
   g_hash_table_remove_all (fake->sessions);
 }
 

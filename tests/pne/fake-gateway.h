@@ -23,6 +23,7 @@ typedef enum
   FAKE_REJECT_CREDENTIALS    = 1 << 7,  /* credentials_accepted: false */
   FAKE_WRONG_CERT_IN_RESPONSE = 1 << 8, /* pairing_response names another cert */
   FAKE_CLOSE_AFTER_KEY       = 1 << 9,  /* close right after key_assignment_request */
+  FAKE_ASK_FOREVER           = 1 << 10, /* authorization_pending, then nothing */
 } FakeFlags;
 
 typedef struct
@@ -52,6 +53,8 @@ void              fake_gateway_set_flags        (FakeGateway *fake,
 FakeRecord       *fake_gateway_get_record       (FakeGateway *fake);
 /* Drop all sessions: a PSK for them then fails the handshake. */
 void              fake_gateway_forget_sessions  (FakeGateway *fake);
+/* Forget every entity's key: the "server" no longer knows them. */
+void              fake_gateway_forget_entities  (FakeGateway *fake);
 /* Send error "revoked" on every connected channel and close it. */
 void              fake_gateway_revoke_all       (FakeGateway *fake);
 /* Send "bye" on every connected channel and close it. */

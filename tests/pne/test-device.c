@@ -538,6 +538,41 @@ test_pending_then_allow (Fixture       *f,
 }
 
 static void
+test_approval_timeout (Fixture       *f,
+                       gconstpointer  data)
+{
+  FakeRecord *rec = fake_gateway_get_record (f->fake);
+  PneTimeouts timeouts;
+
+  g_assert_true (pair (f));
+  pne_device_get_timeouts (f->device, &timeouts);
+  timeouts.human_ms = 300;
+  pne_device_set_timeouts (f->device, &timeouts);
+  fake_gateway_set_flags (f->fake, FAKE_ASK_FOREVER);
+  g_assert_false (connect_device (f));
+  g_assert_error (f->error, CPNS_ERROR, CPNS_ERROR_TIMEOUT);
+  g_assert_true (has_step (f, "authorization_pending"));
+  drain ();
+  g_assert_true (fake_record_has (rec, "error:timeout"));
+  /* Nobody answered: not a reason to discard the credentials. */
+  g_assert_true (file_exists (f, PNE_CREDENTIALS_FILE));
+}
+
+static void
+test_unknown_entity (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_assert_true (pair (f));
+  /* The server no longer knows the entity (§4.4 item 3): the credentials
+   * are not valid and are discarded. */
+  fake_gateway_forget_entities (f->fake);
+  g_assert_false (connect_device (f));
+  g_assert_error (f->error, CPNS_ERROR, CPNS_ERROR_NOT_FOUND);
+  g_assert_true (has_step (f, "credentials_discarded"));
+  g_assert_false (file_exists (f, PNE_CREDENTIALS_FILE));
+}
+
+static void
 test_denied (Fixture       *f,
              gconstpointer  data)
 {
@@ -712,6 +747,8 @@ main (int   argc,
   ADD ("server-auth-failed", test_server_proof);
   ADD ("session-confirm-mac", test_ack_mac);
   ADD ("authorization-pending", test_pending_then_allow);
+  ADD ("approval-timeout", test_approval_timeout);
+  ADD ("unknown-entity", test_unknown_entity);
   ADD ("denied", test_denied);
   ADD ("revoked", test_revoked);
   ADD ("bye-from-gateway", test_bye_from_gateway);
