@@ -20,7 +20,7 @@ test_200_devices (void)
   g_assert_cmpint (t_server_cli (fx.server, "policy", "set", "alice", "--default", "allow", NULL), ==, 0);
   sim = t_pne_spawn ("simulate", "--count", count, "--gateway", fx.address, "--connect",
                      "--state-dir", fx.pne_dir, NULL);
-  g_assert_cmpint (t_pne_wait (sim, 150000), ==, 0);
+  g_assert_cmpint (t_pne_wait (sim, 280000), ==, 0);
   while ((e = t_gateway_wait_step (fx.gw, "5b", "done", 2000)) != NULL)
     {
       JsonObject *s = json_object_get_object_member (e, "step");
