@@ -348,6 +348,7 @@ t_gateway_start (const char         *data_dir,
   ready = t_gateway_wait_type (gw, "ready", 15000);
   g_assert_nonnull (ready);
   gw->port = (guint16) json_object_get_int_member (ready, "listen_port");
+  gw->discovery_port = (guint16) json_object_get_int_member (ready, "discovery_port");
   g_assert_cmpuint (gw->port, !=, 0);
   return gw;
 }

@@ -45,6 +45,7 @@ typedef struct
   GPtrArray        *events;      /* JsonObject */
   guint             cursor;
   guint16           port;
+  guint16           discovery_port;
   char             *dir;
   gboolean          eof;
   GCancellable     *cancellable;

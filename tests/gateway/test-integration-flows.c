@@ -167,6 +167,62 @@ test_pin_mismatch_on_reconnect (void)
   fixture_stop (&fx);
 }
 
+/* Discovery on loopback: the device finds the gateway whose window is open. */
+static void
+test_pairing_by_discovery (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", "--discovery-port", "0", NULL };
+  g_autofree char *target = NULL;
+  JsonObject *e;
+
+  fixture_start (&fx, extra);
+  g_assert_cmpuint (fx.gw->discovery_port, !=, 0);
+  target = g_strdup_printf ("127.0.0.1:%u", fx.gw->discovery_port);
+  g_assert_cmpint (t_pne_run (PNE_TIMEOUT_MS, "pair", "--discover", "--discovery-target", target,
+                              "--no-multicast", "--timeout", "20", "--name", "Finder", "--type", "phone",
+                              "--yes", "--state-dir", fx.pne_dir, NULL), ==, 0);
+  fx.gw->cursor = 0;
+  e = t_gateway_wait_type (fx.gw, "discovered", 1000);
+  g_assert_nonnull (e);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (e, "discovered"), "name"),
+                   ==, "Finder");
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "3e", "done", 1000));
+  fixture_stop (&fx);
+}
+
+/* Window closed: the person picks the device from the discovered list. */
+static void
+test_pair_discovered (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", "--discovery-port", "0", NULL };
+  g_autofree char *target = NULL;
+  g_autofree char *command = NULL;
+  g_autoptr(TPne) pne = NULL;
+  JsonObject *e;
+
+  fixture_start (&fx, extra);
+  t_gateway_send (fx.gw, "close");
+  e = t_gateway_wait_type (fx.gw, "pairing_window", 5000);
+  while (e && json_object_get_boolean_member (json_object_get_object_member (e, "pairing_window"), "open"))
+    e = t_gateway_wait_type (fx.gw, "pairing_window", 5000);
+  g_assert_nonnull (e);
+
+  target = g_strdup_printf ("127.0.0.1:%u", fx.gw->discovery_port);
+  pne = t_pne_spawn ("pair", "--discover", "--discovery-target", target, "--no-multicast",
+                     "--timeout", "20", "--name", "Picked", "--type", "camera", "--yes",
+                     "--state-dir", fx.pne_dir, NULL);
+  e = t_gateway_wait_type (fx.gw, "discovered", 15000);
+  g_assert_nonnull (e);
+  command = g_strdup_printf ("pair-discovered %s",
+                             json_object_get_string_member (json_object_get_object_member (e, "discovered"), "id"));
+  t_gateway_send (fx.gw, command);
+  g_assert_cmpint (t_pne_wait (pne, PNE_TIMEOUT_MS), ==, 0);
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "3e", "done", 5000));
+  fixture_stop (&fx);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -177,5 +233,7 @@ main (int   argc,
   g_test_add_func ("/gateway/flow/pairing/3a-skip", test_pairing_skips_3a);
   g_test_add_func ("/gateway/flow/pairing/wrong-code", test_wrong_code_rejected);
   g_test_add_func ("/gateway/flow/connection/pin-mismatch", test_pin_mismatch_on_reconnect);
+  g_test_add_func ("/gateway/flow/pairing/discovery", test_pairing_by_discovery);
+  g_test_add_func ("/gateway/flow/pairing/pick-discovered", test_pair_discovered);
   return g_test_run ();
 }
