@@ -126,7 +126,12 @@ gw_device_detail_set_entity (GwDeviceDetail *self,
     self->notify_id = g_signal_connect_swapped (entity, "notify", G_CALLBACK (update), self);
   else
     gw_timeline_set_flow (self->timeline, NULL);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "device.rename", entity != NULL);
+  {
+    static const char *actions[] = { "device.rename", "device.rekey", "device.block", "device.remove",
+                                     "device.show-activity", "device.copy-id" };
+    for (guint i = 0; i < G_N_ELEMENTS (actions); i++)
+      gtk_widget_action_set_enabled (GTK_WIDGET (self), actions[i], entity != NULL);
+  }
   update (self);
 }
 

@@ -3,8 +3,6 @@
 
 #include "config.h"
 
-#include <glib/gi18n.h>
-
 #include "gw-flow-item.h"
 
 struct _GwFlowItem

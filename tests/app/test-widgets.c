@@ -553,6 +553,122 @@ test_timeline_live (Fixture       *f,
   gtk_window_destroy (GTK_WINDOW (box));
 }
 
+/* ---- notifications ----------------------------------------------------- */
+
+/* A stand-in for the desktop's notification service (org.gtk.Notifications,
+ * the interface GApplication prefers), recording what the app sends. */
+static const char notifications_xml[] =
+  "<node><interface name='org.gtk.Notifications'>"
+  "<method name='AddNotification'><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "<arg type='a{sv}' direction='in'/></method>"
+  "<method name='RemoveNotification'><arg type='s' direction='in'/><arg type='s' direction='in'/></method>"
+  "</interface></node>";
+
+typedef struct
+{
+  GPtrArray *added;     /* GVariant (ssa{sv}) */
+  GPtrArray *removed;   /* char * id */
+} Notifications;
+
+static void
+on_notification_call (GDBusConnection       *connection,
+                      const char            *sender,
+                      const char            *path,
+                      const char            *interface,
+                      const char            *method,
+                      GVariant              *params,
+                      GDBusMethodInvocation *invocation,
+                      gpointer               data)
+{
+  Notifications *n = data;
+
+  if (g_str_equal (method, "AddNotification"))
+    g_ptr_array_add (n->added, g_variant_ref (params));
+  else
+    {
+      const char *id;
+      g_variant_get (params, "(&s&s)", NULL, &id);
+      g_ptr_array_add (n->removed, g_strdup (id));
+    }
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+test_notifications (Fixture       *f,
+                    gconstpointer  data)
+{
+  static const GDBusInterfaceVTable vtable = { on_notification_call };
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (notifications_xml, NULL);
+  GDBusConnection *bus = g_application_get_dbus_connection (G_APPLICATION (app));
+  Notifications n = { g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref),
+                      g_ptr_array_new_with_free_func (g_free) };
+  GwAppState *app_state = gw_application_get_state (app);
+  g_autoptr(GVariant) hints = NULL;
+  g_autoptr(GVariant) buttons = NULL;
+  const char *id = NULL, *title = NULL, *action = NULL;
+  guint reg, owner;
+  gint64 end;
+
+  /* No window of the app is open (or active). */
+  gtk_window_destroy (GTK_WINDOW (f->window));
+  gw_test_iterate (50);
+  g_assert_null (gtk_application_get_active_window (GTK_APPLICATION (app)));
+
+  reg = g_dbus_connection_register_object (bus, "/org/gtk/Notifications", info->interfaces[0],
+                                           &vtable, &n, NULL, NULL);
+  g_assert_cmpuint (reg, >, 0);
+  owner = g_bus_own_name_on_connection (bus, "org.gtk.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE,
+                                        NULL, NULL, NULL, NULL);
+  gw_test_iterate (200);
+
+  /* The app's own state has no window open here: the prompt becomes a
+   * notification with the dialog's answers as buttons. */
+  {
+    GwEvent *ev = gw_test_prompt_event (GW_EVENT_PROMPT_RAISED, 77, GW_PROMPT_APPROVAL, "Kitchen Sensor", 0, 100, 0);
+    gw_app_state_handle_event (app_state, ev);
+    gw_event_unref (ev);
+  }
+  end = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+  while (n.added->len == 0 && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (n.added->len, ==, 1);
+  g_variant_get (n.added->pdata[0], "(&s&s@a{sv})", NULL, &id, &hints);
+  g_assert_cmpstr (id, ==, "prompt-77");
+  g_assert_true (g_variant_lookup (hints, "title", "&s", &title));
+  g_assert_cmpstr (title, ==, "“Kitchen Sensor” wants to connect");
+  g_assert_true (g_variant_lookup (hints, "default-action", "&s", &action));
+  g_assert_cmpstr (action, ==, "app.show-prompt");
+  buttons = g_variant_lookup_value (hints, "buttons", G_VARIANT_TYPE ("aa{sv}"));
+  g_assert_nonnull (buttons);
+  g_assert_cmpuint (g_variant_n_children (buttons), ==, 3);
+  {
+    g_autoptr(GVariant) b = g_variant_get_child_value (buttons, 0);
+    const char *label = NULL, *baction = NULL;
+    g_assert_true (g_variant_lookup (b, "label", "&s", &label));
+    g_assert_cmpstr (label, ==, "Deny");
+    g_assert_true (g_variant_lookup (b, "action", "&s", &baction));
+    g_assert_cmpstr (baction, ==, "app.answer-prompt");
+  }
+
+  /* Withdrawn by the engine: the notification goes too. */
+  {
+    GwEvent *ev = gw_test_prompt_event (GW_EVENT_PROMPT_WITHDRAWN, 77, GW_PROMPT_APPROVAL, "Kitchen Sensor", 0, 0,
+                                        GW_WITHDRAWN_ANSWERED);
+    gw_app_state_handle_event (app_state, ev);
+    gw_event_unref (ev);
+  }
+  end = g_get_monotonic_time () + 3 * G_USEC_PER_SEC;
+  while (n.removed->len == 0 && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (n.removed->len, ==, 1);
+  g_assert_cmpstr (n.removed->pdata[0], ==, "prompt-77");
+
+  g_bus_unown_name (owner);
+  g_dbus_connection_unregister_object (bus, reg);
+  g_ptr_array_unref (n.added);
+  g_ptr_array_unref (n.removed);
+}
+
 /* ---- activity ---------------------------------------------------------- */
 
 static void
@@ -639,6 +755,7 @@ main (int   argc,
   ADD ("/ui/inventory", test_inventory);
   ADD ("/ui/timeline-live", test_timeline_live);
   ADD ("/ui/activity", test_activity);
+  ADD ("/ui/notifications", test_notifications);
 #undef ADD
 
   ret = g_test_run ();
