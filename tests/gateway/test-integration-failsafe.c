@@ -277,6 +277,60 @@ test_device_refuses_server_proof (void)
   fixture_stop (&fx);
 }
 
+static gboolean
+closed_soon (GSocket *socket,
+             guint    timeout_ms)
+{
+  char buf[16];
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  g_socket_set_blocking (socket, FALSE);
+  while (g_get_monotonic_time () < end)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n = g_socket_receive (socket, buf, sizeof buf, NULL, &error);
+
+      if (n == 0 || (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)))
+        return TRUE;
+      g_usleep (5000);
+    }
+  return FALSE;
+}
+
+/* §4.3: at most 4 unauthenticated connections per address; the handshake
+ * must finish within 2 s. */
+static void
+test_unauthenticated_limits (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", NULL };
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  GSocketConnection *conns[5];
+  gint64 start;
+
+  fixture_start (&fx, extra);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      conns[i] = g_socket_client_connect_to_host (client, "127.0.0.1", fx.gw->port, NULL, &error);
+      g_assert_no_error (error);
+      t_sleep (50);
+    }
+  /* The fifth is closed at once, the first four are not. */
+  g_assert_true (closed_soon (g_socket_connection_get_socket (conns[4]), 1000));
+  g_assert_false (closed_soon (g_socket_connection_get_socket (conns[0]), 300));
+  /* No handshake within 2 s: closed. */
+  start = g_get_monotonic_time ();
+  g_assert_true (closed_soon (g_socket_connection_get_socket (conns[1]), 4000));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  for (guint i = 0; i < 5; i++)
+    g_object_unref (conns[i]);
+  /* And the gateway still serves. */
+  g_assert_cmpint (pne_pair (&fx, fx.pne_dir), ==, 0);
+  fixture_stop (&fx);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -286,5 +340,6 @@ main (int   argc,
   g_test_add_func ("/gateway/failsafe/gateway-killed", test_gateway_killed_mid_pairing);
   g_test_add_func ("/gateway/failsafe/wrong-proof-lockout", test_wrong_proof_lockout);
   g_test_add_func ("/gateway/failsafe/device-refuses-server-proof", test_device_refuses_server_proof);
+  g_test_add_func ("/gateway/limits/unauthenticated", test_unauthenticated_limits);
   return g_test_run ();
 }

@@ -194,6 +194,69 @@ test_stop_withdraws_prompts (void)
   fixture_stop (&fx);
 }
 
+/* The device leaves while the person is asked: the question is withdrawn. */
+static void
+test_peer_left_withdraws_prompt (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", "--approve", "ask", NULL };
+  g_autoptr(TPne) pne = NULL;
+  JsonObject *e;
+
+  paired_fixture (&fx, extra);
+  t_pne_forget_session (fx.pne_dir);
+  pne = t_pne_spawn ("connect", "--once", "--state-dir", fx.pne_dir, NULL);
+  e = t_gateway_wait_type (fx.gw, "prompt_raised", PNE_TIMEOUT_MS);
+  g_assert_nonnull (e);
+  g_subprocess_force_exit (pne->proc);
+  t_pne_wait (pne, 5000);
+  e = t_gateway_wait_type (fx.gw, "prompt_withdrawn", 5000);
+  g_assert_nonnull (e);
+  g_assert_cmpstr (json_object_get_string_member (e, "withdraw_reason"), ==, "peer_left");
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "4d-f", "failed", 5000));
+  fixture_stop (&fx);
+}
+
+/* Block (local) and remove (server + local) commands. */
+static void
+test_block_and_remove (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", "--approve", "always", NULL };
+  g_autofree char *pne_id = NULL;
+  g_autofree char *line = NULL;
+  JsonObject *e;
+
+  paired_fixture (&fx, extra);
+  pne_id = t_pne_credential (fx.pne_dir, "pne_id");
+  line = g_strdup_printf ("block %s", pne_id);
+  t_gateway_send (fx.gw, line);
+  e = t_gateway_wait_type (fx.gw, "entity_changed", 5000);
+  while (e && !json_object_get_boolean_member (json_object_get_object_member (e, "entity"), "blocked"))
+    e = t_gateway_wait_type (fx.gw, "entity_changed", 5000);
+  g_assert_nonnull (e);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (e, "entity"), "state"),
+                   ==, "blocked");
+  g_assert_cmpint (connect_once (&fx), ==, 4);   /* denied */
+
+  g_free (line);
+  line = g_strdup_printf ("unblock %s", pne_id);
+  t_gateway_send (fx.gw, line);
+  t_sleep (200);
+  g_assert_cmpint (connect_once (&fx), ==, 0);
+
+  g_free (line);
+  line = g_strdup_printf ("remove %s", pne_id);
+  t_gateway_send (fx.gw, line);
+  e = t_gateway_wait_type (fx.gw, "entity_removed", 10000);
+  g_assert_nonnull (e);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (e, "entity"), "pne_id"),
+                   ==, pne_id);
+  /* The server keeps a removed entity as revoked (its key is gone). */
+  g_assert_true (wait_server_state (fx.server, pne_id, "revoked", 5000));
+  fixture_stop (&fx);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -205,5 +268,7 @@ main (int   argc,
   g_test_add_func ("/gateway/policy/ask-always", test_ask_always);
   g_test_add_func ("/gateway/policy/approval-timeout", test_approval_timeout_denies);
   g_test_add_func ("/gateway/prompts/withdrawn-on-stop", test_stop_withdraws_prompts);
+  g_test_add_func ("/gateway/prompts/withdrawn-peer-left", test_peer_left_withdraws_prompt);
+  g_test_add_func ("/gateway/commands/block-and-remove", test_block_and_remove);
   return g_test_run ();
 }
