@@ -238,6 +238,20 @@ transport_error (GwServerSession *self,
   }
 }
 
+/* Bodies may hold secrets (EUKs, tokens): wipe what we own before freeing. */
+static void
+wipe_bytes (GBytes *bytes)
+{
+  gsize len = 0;
+  gpointer data;
+
+  if (bytes == NULL)
+    return;
+  data = g_bytes_unref_to_data (bytes, &len);
+  cpns_wipe (data, len);
+  g_free (data);
+}
+
 static void
 on_http_done (GObject      *source,
               GAsyncResult *result,
@@ -245,7 +259,7 @@ on_http_done (GObject      *source,
 {
   Http *http = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  GBytes *body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
 
   if (error)
     {
@@ -255,6 +269,7 @@ on_http_done (GObject      *source,
   else
     http->done (http->self, soup_message_get_status (http->msg), body, NULL, http->data);
   g_object_unref (http->msg);
+  wipe_bytes (body);
   g_free (http);
 }
 
@@ -749,7 +764,7 @@ call_free (Call *call)
 {
   g_free (call->method);
   g_free (call->path);
-  g_clear_pointer (&call->body, g_bytes_unref);
+  wipe_bytes (g_steal_pointer (&call->body));
   g_free (call->reply_kind);
   g_clear_object (&call->cancellable);
   g_free (call);
