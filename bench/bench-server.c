@@ -566,7 +566,6 @@ main (int   argc,
             continue;
           r = op == OP_HEALTHZ ? base : run_scenario (&bench, op, concurrency[c]);
 
-
           printf ("%-15s %7u %10.0f %9.2f %9.2f %12.2f %12.2f %10.0f %7u\n", op_names[op], concurrency[c], r.rate,
                   r.p50_ms, r.p99_ms, base.rate > 0 ? r.rate / base.rate : 0,
                   base.p50_ms > 0 ? r.p50_ms / base.p50_ms : 0, r.cpu_us, r.errors);
