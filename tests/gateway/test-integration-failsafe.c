@@ -277,6 +277,91 @@ test_device_refuses_server_proof (void)
   fixture_stop (&fx);
 }
 
+/* A device that stops answering pings is dropped after three heartbeats. */
+static void
+test_heartbeat_drop (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", "--approve", "always", "--heartbeat", "1", NULL };
+  g_autofree char *pne_id = NULL, *pn_id = NULL, *euk_text = NULL;
+  g_autoptr(CpnsMessage) req = cpns_message_new ("connection_setup_request");
+  g_autoptr(CpnsMessage) challenge = NULL, resp = NULL, confirm = NULL, msg = NULL;
+  guint8 euk[CPNS_KEY_LEN], nonce_p[CPNS_NONCE_LEN], nonce_s[CPNS_NONCE_LEN];
+  guint8 proof[CPNS_MAC_LEN], key[CPNS_KEY_LEN], exporter[CPNS_EXPORTER_LEN], mac[CPNS_MAC_LEN];
+  const char *gateway_id;
+  char *session_id = NULL;
+  guint pings = 0;
+  gint64 start;
+  RawPne *raw;
+
+  fixture_start (&fx, extra);
+  g_assert_cmpint (pne_pair (&fx, fx.pne_dir), ==, 0);
+  pne_id = t_pne_credential (fx.pne_dir, "pne_id");
+  pn_id = t_pne_credential (fx.pne_dir, "pn_id");
+  euk_text = t_pne_credential (fx.pne_dir, "euk");
+  g_assert_true (cpns_base64url_decode_exact (euk_text, euk, sizeof euk));
+
+  /* A full §4.5 setup by hand. */
+  raw = raw_connect (fx.gw->port);
+  cpns_random_nonce (nonce_p, sizeof nonce_p);
+  cpns_message_set_string (req, "pne_id", pne_id);
+  cpns_message_set_string (req, "pn_id", pn_id);
+  cpns_message_set_bytes (req, "nonce_p", nonce_p, sizeof nonce_p);
+  cpns_tls_channel_send (raw->channel, req);
+  challenge = raw_wait (raw, "auth_challenge", 10000);
+  gateway_id = cpns_message_get_string (challenge, "gateway_id");
+  g_assert_true (cpns_message_get_bytes (challenge, "nonce_s", nonce_s, sizeof nonce_s));
+  cpns_pne_auth_proof (euk, pne_id, gateway_id, nonce_s, nonce_p, proof);
+  resp = cpns_message_new ("auth_response");
+  cpns_message_set_string (resp, "auth_id", cpns_message_get_string (challenge, "auth_id"));
+  cpns_message_set_bytes (resp, "pne_proof", proof, sizeof proof);
+  cpns_tls_channel_send (raw->channel, resp);
+  do
+    {
+      g_clear_pointer (&msg, cpns_message_unref);
+      msg = raw_wait (raw, NULL, 10000);
+    }
+  while (g_str_equal (cpns_message_get_kind (msg), "authorization_pending"));
+  g_assert_cmpstr (cpns_message_get_kind (msg), ==, "authorization_result");
+  session_id = g_strdup (cpns_message_get_string (msg, "session_id"));
+  cpns_session_key (euk, nonce_p, nonce_s, pne_id, gateway_id, session_id, key);
+  g_assert_true (cpns_tls_channel_export (raw->channel, CPNS_EXPORTER_SESSION_BINDING, exporter, NULL));
+  cpns_pne_session_confirm (key, session_id, exporter, mac);
+  confirm = cpns_message_new ("session_key_confirm");
+  cpns_message_set_bytes (confirm, "mac", mac, sizeof mac);
+  cpns_tls_channel_send (raw->channel, confirm);
+  g_clear_pointer (&msg, cpns_message_unref);
+  msg = raw_wait (raw, "session_key_confirm_ack", 10000);
+  g_clear_pointer (&msg, cpns_message_unref);
+  msg = raw_wait (raw, "connection_setup_complete", 10000);
+  g_assert_cmpstr (cpns_message_get_string (msg, "session_id"), ==, session_id);
+
+  /* Now silent: pings come every second, then the gateway gives up. */
+  start = g_get_monotonic_time ();
+  while (!raw->closed && g_get_monotonic_time () - start < 10 * G_USEC_PER_SEC)
+    {
+      CpnsMessage *m = g_queue_pop_head (&raw->messages);
+
+      if (m)
+        {
+          if (g_str_equal (cpns_message_get_kind (m), "ping"))
+            pings++;
+          cpns_message_unref (m);
+        }
+      else
+        t_sleep (10);
+    }
+  g_assert_true (raw->closed);
+  g_assert_cmpuint (pings, >=, 2);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 2 * G_USEC_PER_SEC);
+  g_assert_true (wait_server_state (fx.server, pne_id, "disconnected", 5000));
+  cpns_wipe (euk, sizeof euk);
+  cpns_wipe (key, sizeof key);
+  g_free (session_id);
+  raw_free (raw);
+  fixture_stop (&fx);
+}
+
 static gboolean
 closed_soon (GSocket *socket,
              guint    timeout_ms)
@@ -341,5 +426,6 @@ main (int   argc,
   g_test_add_func ("/gateway/failsafe/wrong-proof-lockout", test_wrong_proof_lockout);
   g_test_add_func ("/gateway/failsafe/device-refuses-server-proof", test_device_refuses_server_proof);
   g_test_add_func ("/gateway/limits/unauthenticated", test_unauthenticated_limits);
+  g_test_add_func ("/gateway/heartbeat/drop", test_heartbeat_drop);
   return g_test_run ();
 }
