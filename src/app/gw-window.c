@@ -22,7 +22,6 @@ struct _GwWindow
   GwAppState           *state;
   GHashTable           *dialogs;       /* prompt id → dialog (weak) */
   guint                 n_toasts;
-  GPtrArray            *toasts;        /* shown or queued */
 
   AdwToastOverlay      *toast_overlay;
   GtkStack             *main_stack;
@@ -38,14 +37,6 @@ struct _GwWindow
 
 G_DEFINE_FINAL_TYPE (GwWindow, gw_window, ADW_TYPE_APPLICATION_WINDOW)
 
-static void
-on_toast_dismissed (GwWindow *self,
-                    AdwToast *toast)
-{
-  if (self->toasts != NULL)
-    g_ptr_array_remove (self->toasts, toast);
-}
-
 void
 gw_window_add_toast (GwWindow   *self,
                      const char *text)
@@ -55,23 +46,10 @@ gw_window_add_toast (GwWindow   *self,
   g_return_if_fail (GW_IS_WINDOW (self));
   toast = adw_toast_new (text);
   adw_toast_set_timeout (toast, 4);
-  g_ptr_array_add (self->toasts, g_object_ref (toast));
-  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_toast_dismissed), self, G_CONNECT_SWAPPED);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
   self->n_toasts++;
 }
 
-void
-gw_window_dismiss_toasts (GwWindow *self)
-{
-  g_autoptr(GPtrArray) toasts = NULL;
-
-  g_return_if_fail (GW_IS_WINDOW (self));
-  toasts = g_ptr_array_copy (self->toasts, (GCopyFunc) (void (*) (void)) g_object_ref, NULL);
-  g_ptr_array_set_free_func (toasts, g_object_unref);
-  for (guint i = 0; i < toasts->len; i++)
-    adw_toast_dismiss (toasts->pdata[i]);
-}
 
 guint
 gw_window_get_n_toasts (GwWindow *self)
@@ -262,7 +240,6 @@ gw_window_dispose (GObject *object)
   if (self->state != NULL)
     g_signal_handlers_disconnect_by_data (self->state, self);
   g_clear_object (&self->state);
-  g_clear_pointer (&self->toasts, g_ptr_array_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), GW_TYPE_WINDOW);
   G_OBJECT_CLASS (gw_window_parent_class)->dispose (object);
 }
@@ -288,7 +265,7 @@ gw_window_init (GwWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->dialogs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  self->toasts = g_ptr_array_new_with_free_func (g_object_unref);
+
 }
 
 GwWindow *

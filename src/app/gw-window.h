@@ -28,7 +28,6 @@ GtkWidget  *gw_window_get_page          (GwWindow       *self,
                                          const char     *name);
 void        gw_window_add_toast         (GwWindow       *self,
                                          const char     *text);
-void        gw_window_dismiss_toasts    (GwWindow       *self);
 /* The number of toasts shown so far (for tests). */
 guint       gw_window_get_n_toasts      (GwWindow       *self);
 

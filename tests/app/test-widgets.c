@@ -93,10 +93,7 @@ static char *
 shot (GtkWidget  *widget,
       const char *name)
 {
-  /* Let transitions (stack crossfades, switcher title) finish; toasts
-   * would hide what the picture is about. */
-  if (GW_IS_WINDOW (widget))
-    gw_window_dismiss_toasts (GW_WINDOW (widget));
+  /* Let transitions (stack crossfades, switcher title) finish. */
   gw_test_iterate (600);
   gw_test_wait_frames (widget, 3);
   return gw_test_screenshot (widget, name);
