@@ -157,6 +157,82 @@ scroll_tick (GtkWidget     *widget,
   return *left > 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
+/* ---- baseline: a bare GtkColumnView in the same run --------------------- */
+
+static void
+baseline_setup (GtkSignalListItemFactory *factory,
+                GtkListItem              *item)
+{
+  gtk_list_item_set_child (item, gtk_label_new (""));
+}
+
+static void
+baseline_bind (GtkSignalListItemFactory *factory,
+               GtkListItem              *item)
+{
+  gtk_label_set_label (GTK_LABEL (gtk_list_item_get_child (item)),
+                       gtk_string_object_get_string (gtk_list_item_get_item (item)));
+}
+
+/* Scrolls a plain window holding a GtkColumnView of @n strings in 6 label
+ * columns for 300 frames, the same way; returns the p50 frame work. */
+static double
+baseline_scroll (guint n)
+{
+  GtkStringList *strings = gtk_string_list_new (NULL);
+  GtkWidget *window, *scrolled, *view;
+  GdkFrameClock *clock;
+  guint left = 300;
+  double p50;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *s = g_strdup_printf ("Kitchen sensor %u", i);
+      gtk_string_list_append (strings, s);
+    }
+  view = gtk_column_view_new (GTK_SELECTION_MODEL (gtk_single_selection_new (G_LIST_MODEL (strings))));
+  for (int c = 0; c < 6; c++)
+    {
+      GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+      GtkColumnViewColumn *column;
+
+      g_signal_connect (factory, "setup", G_CALLBACK (baseline_setup), NULL);
+      g_signal_connect (factory, "bind", G_CALLBACK (baseline_bind), NULL);
+      column = gtk_column_view_column_new ("Column", factory);
+      gtk_column_view_column_set_fixed_width (column, 120);
+      gtk_column_view_append_column (GTK_COLUMN_VIEW (view), column);
+      g_object_unref (column);
+    }
+  scrolled = gtk_scrolled_window_new ();
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), view);
+  window = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 1240, 760);
+  gtk_window_set_child (GTK_WINDOW (window), scrolled);
+  bench_window = window;
+  gtk_widget_realize (window);
+  clock = gtk_widget_get_frame_clock (window);
+  g_signal_connect (clock, "before-paint", G_CALLBACK (on_before_paint), NULL);
+  g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), NULL);
+  gtk_window_present (GTK_WINDOW (window));
+  wait_frames (10);
+  g_array_set_size (frame_work, 0);
+  recording = TRUE;
+  gtk_widget_add_tick_callback (scrolled, scroll_tick, &left, NULL);
+  while (left > 0)
+    g_main_context_iteration (NULL, TRUE);
+  wait_frames (2);
+  recording = FALSE;
+  g_array_sort (frame_work, cmp_double);
+  p50 = percentile (frame_work, 0.5);
+  printf ("baseline, bare GtkColumnView (6 label columns, %u rows, same window): scrolling frame work "
+          "p50 %.2f ms, p95 %.2f ms, max %.2f ms\n",
+          n, p50, percentile (frame_work, 0.95), percentile (frame_work, 1.0));
+  bench_window = NULL;
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_array_set_size (frame_work, 0);
+  return p50;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -282,11 +358,20 @@ main (int   argc,
           frame_work->len, (g_get_monotonic_time () - t) / 1000.0,
           percentile (frame_work, 0.5), percentile (frame_work, 0.95), percentile (frame_work, 1.0), over16);
   rss_end = rss_kib ();
+  {
+    double app_p50 = percentile (frame_work, 0.5);
+    double base_p50;
+
+    bench_window = NULL;
+    gtk_window_destroy (GTK_WINDOW (window));
+    window = NULL;
+    base_p50 = baseline_scroll (n);
+    printf ("scrolling: the app's p50 frame work is %.2f× the bare column view's\n",
+            base_p50 > 0 ? app_p50 / base_p50 : 0.0);
+  }
   printf ("RSS: %ld KiB at first frame, %ld KiB with %u entities, %ld KiB after scrolling\n",
           rss_start, rss_loaded, n, rss_end);
 
-  bench_window = NULL;
-  gtk_window_destroy (GTK_WINDOW (window));
   g_array_unref (keystroke);
   g_array_unref (keystroke_frame);
   g_array_unref (frame_work);
