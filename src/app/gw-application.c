@@ -411,6 +411,13 @@ gw_application_finalize (GObject *object)
 {
   GwApplication *self = GW_APPLICATION (object);
 
+  /* Registered but never run (tests): shutdown did not stop the engine. */
+  if (self->engine != NULL)
+    {
+      gw_engine_stop (self->engine);
+      g_clear_pointer (&self->engine, gw_engine_free);
+    }
+
   g_clear_object (&self->state);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->config, gw_engine_config_free);
