@@ -302,6 +302,11 @@ http_send (GwServerSession *self,
     }
   if (body)
     soup_message_set_request_body_from_bytes (http->msg, "application/json", body);
+  /* libsoup sends a request that is not marked idempotent on a new
+   * connection (and each new connection loads the system trust store).
+   * Our requests are safe to send on a kept connection: a server that
+   * closed it idle never saw the request. */
+  soup_message_add_flags (http->msg, SOUP_MESSAGE_IDEMPOTENT);
   if (authenticated && self->token)
     {
       g_autofree char *auth = g_strconcat ("Bearer ", self->token, NULL);
