@@ -550,6 +550,83 @@ test_timeline_live (Fixture       *f,
   gtk_window_destroy (GTK_WINDOW (box));
 }
 
+/* ---- device actions and Pair by Address --------------------------------- */
+
+static AdwMessageDialog *
+find_message_dialog (void)
+{
+  g_autoptr(GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l; l = l->next)
+    if (ADW_IS_MESSAGE_DIALOG (l->data) && !GW_IS_PAIRING_DIALOG (l->data) &&
+        !GW_IS_APPROVAL_DIALOG (l->data) && gtk_widget_get_visible (l->data))
+      return l->data;
+  return NULL;
+}
+
+static void
+test_device_actions (Fixture       *f,
+                     gconstpointer  data)
+{
+  const char *id = "pne-00000000000000000000000000000009";
+  GwDevicesPage *devices = GW_DEVICES_PAGE (gw_window_get_page (f->window, "devices"));
+  GtkWidget *detail = gw_devices_page_get_detail (devices);
+  GwNetworkPage *network = GW_NETWORK_PAGE (gw_window_get_page (f->window, "network"));
+  AdwMessageDialog *dialog;
+  GwCommand *cmd;
+  guint n;
+
+  enroll_and_connect (f);
+  feed (f, gw_test_entity_event (id, "Kitchen TV", "tv", GW_ENTITY_DISCONNECTED));
+  gw_window_show_page (f->window, "devices");
+  g_assert_true (gw_devices_page_select (devices, id));
+
+  /* Remove asks first; Cancel (the default) sends nothing. */
+  n = f->commands->len;
+  gtk_widget_activate_action (detail, "device.remove", NULL);
+  dialog = find_message_dialog ();
+  g_assert_nonnull (dialog);
+  g_assert_cmpstr (adw_message_dialog_get_default_response (dialog), ==, "cancel");
+  g_assert_cmpint (adw_message_dialog_get_response_appearance (dialog, "remove"), ==, ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_response (dialog, "cancel");
+  gw_test_iterate (50);
+  g_assert_cmpuint (f->commands->len, ==, n);
+  gtk_widget_activate_action (detail, "device.remove", NULL);
+  dialog = find_message_dialog ();
+  adw_message_dialog_response (dialog, "remove");
+  cmd = last_command (f);
+  g_assert_cmpint (cmd->type, ==, GW_COMMAND_REMOVE);
+  g_assert_cmpstr (cmd->pne_id, ==, id);
+  gw_test_iterate (50);
+
+  gtk_widget_activate_action (detail, "device.block", NULL);
+  cmd = last_command (f);
+  g_assert_cmpint (cmd->type, ==, GW_COMMAND_BLOCK);
+  g_assert_true (cmd->flag);
+  gtk_widget_activate_action (detail, "device.rekey", NULL);
+  g_assert_cmpint (last_command (f)->type, ==, GW_COMMAND_REKEY);
+
+  gtk_widget_activate_action (detail, "device.rename", NULL);
+  dialog = find_message_dialog ();
+  g_assert_nonnull (dialog);
+  gtk_editable_set_text (g_object_get_data (G_OBJECT (dialog), "entry"), "  Bedroom TV ");
+  adw_message_dialog_response (dialog, "rename");
+  cmd = last_command (f);
+  g_assert_cmpint (cmd->type, ==, GW_COMMAND_RENAME);
+  g_assert_cmpstr (cmd->name, ==, "Bedroom TV");
+  gw_test_iterate (50);
+
+  /* Pair by Address… */
+  gw_network_page_pair_address (network);
+  dialog = find_message_dialog ();
+  g_assert_nonnull (dialog);
+  gtk_editable_set_text (g_object_get_data (G_OBJECT (dialog), "entry"), "192.0.2.7:7472");
+  adw_message_dialog_response (dialog, "pair");
+  cmd = last_command (f);
+  g_assert_cmpint (cmd->type, ==, GW_COMMAND_PAIR_ADDRESS);
+  g_assert_cmpstr (cmd->address, ==, "192.0.2.7:7472");
+}
+
 /* ---- notifications ----------------------------------------------------- */
 
 /* A stand-in for the desktop's notification service (org.gtk.Notifications,
@@ -752,6 +829,7 @@ main (int   argc,
   ADD ("/ui/inventory", test_inventory);
   ADD ("/ui/timeline-live", test_timeline_live);
   ADD ("/ui/activity", test_activity);
+  ADD ("/ui/device-actions", test_device_actions);
   ADD ("/ui/notifications", test_notifications);
 #undef ADD
 
