@@ -38,9 +38,22 @@ gw_pinned_database_verify_chain (GTlsDatabase             *database,
   GwPinnedDatabase *self = GW_PINNED_DATABASE (database);
   g_autofree char *sha = gw_certificate_sha256 (chain);
 
-  if (sha && cpns_memeq_ct (sha, strlen (sha), self->pin, strlen (self->pin)))
-    return 0;
-  return G_TLS_CERTIFICATE_UNKNOWN_CA;
+  g_autoptr(GDateTime) now = NULL;
+  g_autoptr(GDateTime) not_before = NULL;
+  g_autoptr(GDateTime) not_after = NULL;
+
+  if (sha == NULL || !cpns_memeq_ct (sha, strlen (sha), self->pin, strlen (self->pin)))
+    return G_TLS_CERTIFICATE_UNKNOWN_CA;
+  /* The pin replaces the CA check, not the validity period: an expired or
+   * not yet valid certificate fails closed even when pinned. */
+  now = g_date_time_new_now_utc ();
+  not_before = g_tls_certificate_get_not_valid_before (chain);
+  not_after = g_tls_certificate_get_not_valid_after (chain);
+  if (not_before && g_date_time_compare (now, not_before) < 0)
+    return G_TLS_CERTIFICATE_NOT_ACTIVATED;
+  if (not_after && g_date_time_compare (now, not_after) > 0)
+    return G_TLS_CERTIFICATE_EXPIRED;
+  return 0;
 }
 
 static void
