@@ -200,6 +200,13 @@ gw_devices_page_select (GwDevicesPage *self,
 }
 
 GListModel *gw_devices_page_get_visible_model (GwDevicesPage *self) { return G_LIST_MODEL (self->filter_model); }
+
+gboolean
+gw_devices_page_get_filtering (GwDevicesPage *self)
+{
+  g_return_val_if_fail (GW_IS_DEVICES_PAGE (self), FALSE);
+  return gtk_filter_list_model_get_pending (self->filter_model) > 0;
+}
 GtkWidget *gw_devices_page_get_detail (GwDevicesPage *self) { return GTK_WIDGET (self->detail); }
 GtkWidget *gw_devices_page_get_scrolled_window (GwDevicesPage *self) { return GTK_WIDGET (self->scrolled_window); }
 GtkWidget *gw_devices_page_get_search_entry (GwDevicesPage *self) { return GTK_WIDGET (self->search_entry); }
@@ -257,6 +264,7 @@ static void
 gw_devices_page_init (GwDevicesPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->search = g_strdup ("");   /* so the first key is "more strict" */
   gtk_search_entry_set_key_capture_widget (self->search_entry, GTK_WIDGET (self->column_view));
 }
 

@@ -19,6 +19,8 @@ void         gw_devices_page_set_search    (GwDevicesPage *self,
 void         gw_devices_page_set_state_filter (GwDevicesPage *self,
                                                guint          filter);
 GListModel  *gw_devices_page_get_visible_model (GwDevicesPage *self);
+/* Whether the filter is still working through the list (it runs in slices). */
+gboolean     gw_devices_page_get_filtering (GwDevicesPage *self);
 gboolean     gw_devices_page_select        (GwDevicesPage *self,
                                             const char    *pne_id);
 GtkWidget   *gw_devices_page_get_detail    (GwDevicesPage *self);

@@ -445,6 +445,30 @@ static const struct { const char *name; const char *type; GwEntityState state; }
 };
 
 static void
+search (GwDevicesPage *devices,
+        const char    *text)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  gw_devices_page_set_search (devices, text);
+  while (gw_devices_page_get_filtering (devices) && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_false (gw_devices_page_get_filtering (devices));
+}
+
+static void
+state_filter (GwDevicesPage *devices,
+              guint          filter)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  gw_devices_page_set_state_filter (devices, filter);
+  while (gw_devices_page_get_filtering (devices) && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_false (gw_devices_page_get_filtering (devices));
+}
+
+static void
 test_inventory (Fixture       *f,
                 gconstpointer  data)
 {
@@ -478,20 +502,20 @@ test_inventory (Fixture       *f,
   g_assert_cmpstr (gw_entity_item_get_name (first), ==, "Alice’s Phone");
 
   /* Search across name, type, ID and services. */
-  gw_devices_page_set_search (devices, "sensor");
+  search (devices, "sensor");
   g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 5);
-  gw_devices_page_set_search (devices, "kitchen s");
+  search (devices, "kitchen s");
   g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 1);
-  gw_devices_page_set_search (devices, "pne-00000000000000000000000000000014");
+  search (devices, "pne-00000000000000000000000000000014");
   g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 1);
-  gw_devices_page_set_search (devices, "humidity");
+  search (devices, "humidity");
   g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 20);
-  gw_devices_page_set_search (devices, "");
-  gw_devices_page_set_state_filter (devices, 1);
+  search (devices, "");
+  state_filter (devices, 1);
   g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 12);
-  gw_devices_page_set_state_filter (devices, 4);
+  state_filter (devices, 4);
   g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 2);
-  gw_devices_page_set_state_filter (devices, 0);
+  state_filter (devices, 0);
 
   /* Ctrl+F's action focuses the search field on the Devices page. */
   gw_window_show_page (f->window, "network");
