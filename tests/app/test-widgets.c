@@ -527,6 +527,13 @@ test_inventory (Fixture       *f,
   for (guint m = 1; m <= 5; m++)
     g_assert_cmpint (gw_timeline_get_main_state (GW_TIMELINE (timeline), m), ==, GW_TIMELINE_DONE);
   g_assert_false (gw_timeline_is_animating (GW_TIMELINE (timeline)));
+  /* Retry from the detail: a server step reconnects, a pairing step pairs
+   * the device's address again. */
+  g_signal_emit_by_name (timeline, "retry", (guint) GW_STEP_1);
+  g_assert_cmpint (last_command (f)->type, ==, GW_COMMAND_CONNECT);
+  g_signal_emit_by_name (timeline, "retry", (guint) GW_STEP_2);
+  g_assert_cmpint (last_command (f)->type, ==, GW_COMMAND_PAIR_ADDRESS);
+  g_assert_cmpstr (last_command (f)->address, ==, "192.168.1.23:7472");
   gtk_widget_grab_focus (GTK_WIDGET (f->window));
   path = shot (GTK_WIDGET (f->window), "inventory");
   tpath = shot (timeline, "timeline");
