@@ -181,6 +181,7 @@ gw_core_new (const GwEngineConfig  *config,
   core->connected = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   core->lockouts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   core->pairing_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  core->rekey_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   core->prompts = gw_prompts_new (clock, core_prompt_emit, core);
 
   path = g_build_filename (core->data_dir, "registry.sqlite", NULL);
@@ -387,6 +388,7 @@ gw_core_free (GwCore *core)
   g_clear_pointer (&core->connected, g_hash_table_destroy);
   g_clear_pointer (&core->lockouts, g_hash_table_destroy);
   g_clear_pointer (&core->pairing_ids, g_hash_table_destroy);
+  g_clear_pointer (&core->rekey_ids, g_hash_table_destroy);
   g_clear_pointer (&core->clock, gw_clock_free);
   g_clear_pointer (&core->context, g_main_context_unref);
   g_clear_pointer (&core->config, gw_engine_config_free);
@@ -913,9 +915,23 @@ gw_core_handle_command (GwCore    *core,
       }
       break;
     case GW_COMMAND_REKEY:
-      error = gw_error_new_advice (CPNS_ERROR_CONFLICT,
-                                   "Re-keying needs the device to pair again: remove it and pair it");
-      command_error (core, error, cmd->pne_id);
+      {
+        g_autoptr(GwEntityInfo) e = cmd->pne_id ? gw_registry_get_entity (core->registry, cmd->pne_id) : NULL;
+        g_autoptr(GwFlow) flow = NULL;
+
+        if (e == NULL || e->state == GW_ENTITY_REVOKED)
+          {
+            error = gw_error_new_advice (CPNS_ERROR_NOT_FOUND, "No such device to re-key");
+            command_error (core, error, cmd->pne_id);
+            break;
+          }
+        /* §5.3 over CPNS-1: the device gets its new key (same ID) the next
+         * time it pairs; its credentials are then not accepted (3a). */
+        g_hash_table_add (core->rekey_ids, g_strdup (cmd->pne_id));
+        flow = gw_flow_new (core, GW_FLOW_REKEY, cmd->pne_id, e->name);
+        gw_flow_skip (flow, GW_STEP_3A, "A new key was asked for: pair the device again to deliver it");
+        gw_core_emit_entity (core, cmd->pne_id);
+      }
       break;
     case GW_COMMAND_SET_KEY_MODE:
       if (g_strcmp0 (cmd->key_mode, "server") != 0 && g_strcmp0 (cmd->key_mode, "gateway") != 0)

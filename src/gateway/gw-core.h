@@ -77,6 +77,7 @@ struct _GwCore
   guint             inventory_retry;
   guint             active_pairings;
   GHashTable       *pairing_ids;    /* pne_id → NULL: pairings in progress */
+  GHashTable       *rekey_ids;      /* pne_id: a new key at its next pairing */
 };
 
 GwCore        *gw_core_new               (const GwEngineConfig *config,

@@ -54,6 +54,7 @@ struct _GwPairingFlow
   gboolean      have_euk;
   gint64        issued_at;
   gboolean      registered;          /* the server has the entity (pending) */
+  gboolean      rekey;               /* §5.3: a new key for a known pne_id */
 };
 
 static void
@@ -266,7 +267,8 @@ on_code_answered (GwPromptAnswer   answer,
       return;
     }
 
-  accepted = self->has_credentials && g_strcmp0 (self->cred_pn_id, self->core->pn_id) == 0;
+  accepted = self->has_credentials && !self->rekey &&
+             g_strcmp0 (self->cred_pn_id, self->core->pn_id) == 0;
   if (accepted)
     {
       g_autoptr(GwEntityInfo) e = gw_registry_get_entity (self->core->registry, self->cred_pne_id);
@@ -294,8 +296,9 @@ on_code_answered (GwPromptAnswer   answer,
       return;
     }
   gw_flow_skip (self->flow, GW_STEP_3A,
-                self->has_credentials ? "The device's credentials are not valid here; a new ID and key follow"
-                                      : "The device has no credentials; an ID and key follow");
+                self->rekey ? "A new key was asked for; the device keeps its ID"
+                : self->has_credentials ? "The device's credentials are not valid here; a new ID and key follow"
+                                        : "The device has no credentials; an ID and key follow");
   gw_flow_begin (self->flow, GW_STEP_3BD);
   self->state = PAIRING_WAIT_ID;
   expect_reply (self);
@@ -346,8 +349,9 @@ on_registered (CpnsMessage  *reply,
 
   if (self == NULL || gw_peer_is_closed (peer) || self->state != PAIRING_REGISTERING)
     {
-      /* The device left while the server registered it: undo. */
-      if (self && self->pne_id)
+      /* The device left while the server registered it: undo. (A re-key
+       * needs nothing: the old key stays until the new one is confirmed.) */
+      if (self && self->pne_id && !self->rekey)
         gw_pairing_rollback (peer->core, self->pne_id);
       gw_peer_unref (peer);
       return;
@@ -357,7 +361,8 @@ on_registered (CpnsMessage  *reply,
       CpnsErrorCode code = error->domain == CPNS_ERROR ? error->code : CPNS_ERROR_INTERNAL;
 
       /* Nothing registered: just forget the pending row. */
-      gw_registry_delete_entity (self->core->registry, self->pne_id, NULL);
+      if (!self->rekey)
+        gw_registry_delete_entity (self->core->registry, self->pne_id, NULL);
       g_hash_table_remove (self->core->pairing_ids, self->pne_id);
       if (code >= CPNS_ERROR_PIN_MISMATCH || code == CPNS_ERROR_UNAUTHORIZED)
         code = CPNS_ERROR_SERVER_UNREACHABLE;
@@ -365,7 +370,7 @@ on_registered (CpnsMessage  *reply,
       gw_peer_unref (peer);
       return;
     }
-  self->registered = TRUE;
+  self->registered = !self->rekey;
   if (g_str_equal (self->core->key_mode, "server"))
     {
       if (!cpns_message_get_bytes (reply, "euk", self->euk, sizeof self->euk))
@@ -401,10 +406,16 @@ send_key (GwPairingFlow *self)
 static void
 register_entity (GwPairingFlow *self)
 {
-  g_autoptr(CpnsMessage) body = cpns_message_new ("api.entities.request");
+  g_autoptr(CpnsMessage) body = cpns_message_new (self->rekey ? "api.rekey.request"
+                                                              : "api.entities.request");
+  g_autofree char *path = self->rekey ? g_strdup_printf ("/cpns/v1/entities/%s/rekey", self->pne_id)
+                                      : g_strdup ("/cpns/v1/entities");
 
-  cpns_message_set_string (body, "pne_id", self->pne_id);
-  cpns_message_set_object (body, "entity", self->entity);
+  if (!self->rekey)
+    {
+      cpns_message_set_string (body, "pne_id", self->pne_id);
+      cpns_message_set_object (body, "entity", self->entity);
+    }
   cpns_message_set_string (body, "key_assignment", self->core->key_mode);
   if (g_str_equal (self->core->key_mode, "gateway"))
     {
@@ -415,7 +426,7 @@ register_entity (GwPairingFlow *self)
       cpns_message_set_string (body, "key_id", self->key_id);
     }
   self->state = PAIRING_REGISTERING;
-  gw_server_session_call (self->core->server, "POST", "/cpns/v1/entities", body,
+  gw_server_session_call (self->core->server, "POST", path, body,
                           "api.entities.response", self->peer->cancellable,
                           on_registered, gw_peer_ref (self->peer));
 }
@@ -431,7 +442,8 @@ on_session_ready (const GError *error,
     {
       if (error)
         {
-          gw_registry_delete_entity (self->core->registry, self->pne_id, NULL);
+          if (!self->rekey)
+            gw_registry_delete_entity (self->core->registry, self->pne_id, NULL);
           g_hash_table_remove (self->core->pairing_ids, self->pne_id);
           fail (self, CPNS_ERROR_SERVER_UNREACHABLE, "The gateway could not reach the CPNS server");
         }
@@ -453,19 +465,23 @@ on_id_request (GwPairingFlow *self)
   g_autoptr(GError) error = NULL;
 
   gw_clock_clear (self->core->clock, &self->timer);
-  self->pne_id = cpns_id_new (CPNS_ID_PNE);
+  /* A re-key keeps the device's ID (and its name and history). */
+  self->pne_id = self->rekey ? g_strdup (self->cred_pne_id) : cpns_id_new (CPNS_ID_PNE);
   self->issued_at = gw_clock_now (self->core->clock) / G_USEC_PER_SEC;
   gw_flow_set_pne (self->flow, self->pne_id, NULL);
 
-  /* Durable before the server hears of it: a crash from here on leaves a
-   * pending row that the next session removes from the server. */
-  e = entity_from_request (self, self->pne_id);
-  if (!gw_registry_put_entity (self->core->registry, e, self->descriptor_json, TRUE, &error))
+  if (!self->rekey)
     {
-      fail (self, CPNS_ERROR_INTERNAL, "The gateway could not record the device");
-      return;
+      /* Durable before the server hears of it: a crash from here on leaves
+       * a pending row that the next session removes from the server. */
+      e = entity_from_request (self, self->pne_id);
+      if (!gw_registry_put_entity (self->core->registry, e, self->descriptor_json, TRUE, &error))
+        {
+          fail (self, CPNS_ERROR_INTERNAL, "The gateway could not record the device");
+          return;
+        }
+      g_hash_table_add (self->core->pairing_ids, g_strdup (self->pne_id));
     }
-  g_hash_table_add (self->core->pairing_ids, g_strdup (self->pne_id));
 
   cpns_message_set_string (msg, "pne_id", self->pne_id);
   cpns_message_set_string (msg, "pn_id", self->core->pn_id);
@@ -523,8 +539,15 @@ on_key_confirmed (CpnsMessage  *reply,
       gw_registry_put_entity (self->core->registry, e, NULL, FALSE, NULL);
     }
   g_hash_table_remove (self->core->pairing_ids, self->pne_id);
+  if (self->rekey)
+    {
+      /* Sessions made with the old key end with it. */
+      g_hash_table_remove (self->core->rekey_ids, self->pne_id);
+      gw_core_drop_pne_sessions (self->core, self->pne_id);
+    }
   self->registered = FALSE;
-  gw_flow_done (self->flow, g_str_equal (self->core->key_mode, "server")
+  gw_flow_done (self->flow, self->rekey ? "New key assigned and confirmed; the old key is revoked"
+                            : g_str_equal (self->core->key_mode, "server")
                               ? "Key assigned by the CPNS server and confirmed"
                               : "Key assigned by the gateway and confirmed");
   gw_core_emit_entity (self->core, self->pne_id);
@@ -607,7 +630,11 @@ gw_pairing_flow_new (GwPeer      *peer,
   self->cred_pne_id = g_strdup (cpns_message_get_string (request, "pne_id"));
   self->cred_pn_id = g_strdup (cpns_message_get_string (request, "pn_id"));
   self->cred_key_id = g_strdup (cpns_message_get_string (request, "key_id"));
-  self->flow = gw_flow_new (core, GW_FLOW_PAIRING, NULL, self->name);
+  self->rekey = self->has_credentials && self->cred_pne_id &&
+                g_strcmp0 (self->cred_pn_id, core->pn_id) == 0 &&
+                g_hash_table_contains (core->rekey_ids, self->cred_pne_id);
+  self->flow = gw_flow_new (core, self->rekey ? GW_FLOW_REKEY : GW_FLOW_PAIRING,
+                            self->rekey ? self->cred_pne_id : NULL, self->name);
   core->active_pairings++;
   gw_flow_begin (self->flow, GW_STEP_2);
 

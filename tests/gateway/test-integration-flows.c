@@ -223,6 +223,41 @@ test_pair_discovered (void)
   fixture_stop (&fx);
 }
 
+/* Re-key (§5.3): same ID, name and history; a new key. */
+static void
+test_rekey (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", "--approve", "always", NULL };
+  g_autofree char *pne_id = NULL, *key1 = NULL, *key2 = NULL, *pne_id2 = NULL, *line = NULL;
+  JsonObject *e;
+
+  fixture_start (&fx, extra);
+  g_assert_cmpint (pne_pair (&fx, fx.pne_dir), ==, 0);
+  g_assert_cmpint (t_pne_run (PNE_TIMEOUT_MS, "connect", "--once", "--state-dir", fx.pne_dir, NULL), ==, 0);
+  pne_id = t_pne_credential (fx.pne_dir, "pne_id");
+  key1 = t_pne_credential (fx.pne_dir, "key_id");
+
+  line = g_strdup_printf ("rekey %s", pne_id);
+  t_gateway_send (fx.gw, line);
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "3a", "skipped", 5000));
+  g_assert_cmpint (pne_pair (&fx, fx.pne_dir), ==, 0);
+  do
+    e = t_gateway_wait_step (fx.gw, "3e", "done", 5000);
+  while (e && g_strcmp0 (json_object_get_string_member (json_object_get_object_member (e, "step"), "flow"),
+                         "rekey") != 0);
+  g_assert_nonnull (e);
+  pne_id2 = t_pne_credential (fx.pne_dir, "pne_id");
+  key2 = t_pne_credential (fx.pne_dir, "key_id");
+  g_assert_cmpstr (pne_id2, ==, pne_id);
+  g_assert_cmpstr (key2, !=, key1);
+  g_assert_cmpint (t_server_count_entities (fx.server), ==, 1);
+  /* The new key works. */
+  g_assert_cmpint (t_pne_run (PNE_TIMEOUT_MS, "connect", "--once", "--state-dir", fx.pne_dir, NULL), ==, 0);
+  g_assert_true (wait_server_state (fx.server, pne_id, "disconnected", 5000));
+  fixture_stop (&fx);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -235,5 +270,6 @@ main (int   argc,
   g_test_add_func ("/gateway/flow/connection/pin-mismatch", test_pin_mismatch_on_reconnect);
   g_test_add_func ("/gateway/flow/pairing/discovery", test_pairing_by_discovery);
   g_test_add_func ("/gateway/flow/pairing/pick-discovered", test_pair_discovered);
+  g_test_add_func ("/gateway/flow/rekey", test_rekey);
   return g_test_run ();
 }
