@@ -16,6 +16,8 @@ main (int   argc,
   g_autoptr(GwApplication) app = NULL;
 
   setlocale (LC_ALL, "");
+  /* GnuTLS writes every TLS secret to the file this names: never. */
+  g_unsetenv ("SSLKEYLOGFILE");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);

@@ -385,6 +385,8 @@ main (int   argc,
   };
 
   setlocale (LC_ALL, "");
+  /* GnuTLS writes every TLS secret to the file this names: never. */
+  g_unsetenv ("SSLKEYLOGFILE");
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context, "cpns-gatewayd — the headless PN gateway");
   g_option_context_add_main_entries (context, entries, NULL);

@@ -751,6 +751,8 @@ pne_cli_main (int    argc,
   const char *command;
 
   setlocale (LC_ALL, "");
+  /* GnuTLS writes every TLS secret to the file this names: never. */
+  g_unsetenv ("SSLKEYLOGFILE");
 
   if (argc < 2)
     {

@@ -685,6 +685,8 @@ srv_cli_run (int    argc,
   const char *sub = argc > 2 ? argv[2] : NULL;
 
   setlocale (LC_ALL, "");
+  /* GnuTLS writes every TLS secret to the file this names: never. */
+  g_unsetenv ("SSLKEYLOGFILE");
   /* stdout is for results (and --json); every log line goes to stderr. */
   g_log_writer_default_set_use_stderr (TRUE);
 
