@@ -473,6 +473,15 @@ on_session_reply (GwServerSession *self,
   self->retry_in_s = 0;
   g_clear_error (&self->last_error);
   set_state (self, GW_SESSION_CONNECTED);
+  if (was_connected && self->ws)
+    {
+      /* The events WebSocket belongs to the old token, which the server
+       * closes when that session ends: move to the new one. */
+      g_signal_handlers_disconnect_by_data (self->ws, self);
+      if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+      g_clear_object (&self->ws);
+    }
   if (self->ws == NULL)
     open_events (self);
   call_waiters (self, NULL);

@@ -45,6 +45,14 @@ die_with_parent (gpointer data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
+static const char *server_timings;
+
+void
+t_server_set_test_timings (const char *timings)
+{
+  server_timings = timings;
+}
+
 /* g_subprocess_newv with the child tied to this process's life. */
 static GSubprocess *
 spawn (const char * const *argv,
@@ -54,6 +62,8 @@ spawn (const char * const *argv,
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
 
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  if (server_timings)
+    g_subprocess_launcher_setenv (launcher, "CPNS_SERVER_TEST_TIMINGS", server_timings, TRUE);
   return g_subprocess_launcher_spawnv (launcher, argv, error);
 }
 

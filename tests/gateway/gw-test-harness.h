@@ -21,6 +21,8 @@ typedef struct
   char        *pin;           /* lowercase hex */
 } TServer;
 
+/* CPNS_SERVER_TEST_TIMINGS for the programs started from now on. */
+void         t_server_set_test_timings (const char *timings);
 TServer     *t_server_start     (const char *dir,
                                  guint16     port);
 void         t_server_stop      (TServer    *server);

@@ -105,6 +105,38 @@ test_revocation (void)
   fixture_stop (&fx);
 }
 
+/* The server's session token lasts 6 s here: the gateway renews it
+ * before it expires, without dropping to "connecting" or "retrying". */
+static void
+test_token_refresh (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", "--approve", "always", "--connect", NULL };
+  gint64 first_expiry, expiry = 0;
+  guint renewals = 0;
+  JsonObject *e;
+
+  t_server_set_test_timings ("session=6,expiring=2");
+  fixture_start (&fx, extra);
+  e = t_gateway_wait_session (fx.gw, "connected", 10000);
+  g_assert_nonnull (e);
+  first_expiry = json_object_get_int_member (json_object_get_object_member (e, "session"), "expires_at");
+  while (renewals < 2 && (e = t_gateway_wait_type (fx.gw, "session", 10000)) != NULL)
+    {
+      JsonObject *session = json_object_get_object_member (e, "session");
+
+      g_assert_cmpstr (json_object_get_string_member (session, "state"), ==, "connected");
+      expiry = json_object_get_int_member (session, "expires_at");
+      renewals++;
+    }
+  g_assert_cmpuint (renewals, ==, 2);
+  g_assert_cmpint (expiry, >, first_expiry);
+  /* The renewed session serves a pairing. */
+  g_assert_cmpint (pne_pair (&fx, fx.pne_dir), ==, 0);
+  fixture_stop (&fx);
+  t_server_set_test_timings (NULL);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -112,5 +144,6 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/gateway/resume/server-down", test_resume_while_server_down);
   g_test_add_func ("/gateway/revocation", test_revocation);
+  g_test_add_func ("/gateway/session/token-refresh", test_token_refresh);
   return g_test_run ();
 }
