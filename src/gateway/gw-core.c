@@ -612,6 +612,43 @@ gw_core_flush_inventory (GwCore *core)
     }
 }
 
+static void
+on_inventory_read (CpnsMessage  *reply,
+                   const GError *error,
+                   gpointer      data)
+{
+  GwCore *core = data;
+  JsonArray *entities;
+
+  if (error || reply == NULL)
+    return;
+  entities = cpns_message_get_json_array (reply, "entities");
+  for (guint i = 0; entities && i < json_array_get_length (entities); i++)
+    {
+      JsonObject *e = json_array_get_object_element (entities, i);
+      const char *pne_id = json_object_get_string_member_with_default (e, "pne_id", NULL);
+      g_autoptr(GwEntityInfo) local = NULL;
+
+      if (pne_id == NULL ||
+          g_strcmp0 (json_object_get_string_member_with_default (e, "state", NULL), "revoked") != 0)
+        continue;
+      local = gw_registry_get_entity (core->registry, pne_id);
+      if (local && local->state != GW_ENTITY_REVOKED)
+        gw_core_revoke_entity (core, pne_id, GW_ENTITY_REVOKED);
+    }
+}
+
+void
+gw_core_sync_revocations (GwCore *core)
+{
+  /* Revocations pushed while the events WebSocket was down are in the
+   * inventory: apply them (§4.7). */
+  if (core->stopping)
+    return;
+  gw_server_session_call (core->server, "GET", "/cpns/v1/inventory", NULL, "api.inventory.response",
+                          NULL, on_inventory_read, core);
+}
+
 void
 gw_core_on_server_connected (GwCore *core)
 {

@@ -134,6 +134,9 @@ void           gw_core_update_inventory  (GwCore        *core,
                                           const char    *session_id,
                                           char         **services);
 void           gw_core_flush_inventory   (GwCore        *core);
+/* Reads the server's inventory and applies revocations missed while the
+ * events WebSocket was down. */
+void           gw_core_sync_revocations  (GwCore        *core);
 /* Called by the server session when a session is established. */
 void           gw_core_on_server_connected (GwCore      *core);
 /* §5.7 entity_revoked, and the remove command. */

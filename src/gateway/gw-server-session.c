@@ -739,6 +739,7 @@ on_ws_connected (GObject      *source,
   soup_websocket_connection_set_keepalive_interval (ws, 15);
   g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), self);
+  gw_core_sync_revocations (self->core);
 }
 
 static void

@@ -105,6 +105,36 @@ test_revocation (void)
   fixture_stop (&fx);
 }
 
+/* Revoked while the gateway could not hear about it: applied when the
+ * gateway reconnects (it reads the inventory). */
+static void
+test_revocation_while_away (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", "--approve", "always", NULL };
+  g_autofree char *pne_id = NULL;
+  g_autofree char *srv_dir = NULL;
+  g_autoptr(TPne) pne = NULL;
+  guint16 port;
+
+  fixture_start (&fx, extra);
+  g_assert_cmpint (pne_pair (&fx, fx.pne_dir), ==, 0);
+  pne_id = t_pne_credential (fx.pne_dir, "pne_id");
+  pne = t_pne_spawn ("connect", "--state-dir", fx.pne_dir, NULL);
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "5b", "done", PNE_TIMEOUT_MS));
+
+  port = fx.server->port;
+  srv_dir = g_strdup (fx.server->dir);
+  t_server_stop (fx.server);
+  g_assert_cmpint (t_server_cli (fx.server, "entity", "revoke", "alice", pne_id, NULL), ==, 0);
+  g_clear_pointer (&fx.server, t_server_free);
+  g_assert_nonnull (t_gateway_wait_session (fx.gw, "retrying", 10000));
+  fx.server = t_server_start (srv_dir, port);
+  g_assert_nonnull (t_gateway_wait_session (fx.gw, "connected", 20000));
+  g_assert_cmpint (t_pne_wait (pne, 10000), ==, 8);
+  fixture_stop (&fx);
+}
+
 /* The server's session token lasts 6 s here: the gateway renews it
  * before it expires, without dropping to "connecting" or "retrying". */
 static void
@@ -145,5 +175,6 @@ main (int   argc,
   g_test_add_func ("/gateway/resume/server-down", test_resume_while_server_down);
   g_test_add_func ("/gateway/revocation", test_revocation);
   g_test_add_func ("/gateway/session/token-refresh", test_token_refresh);
+  g_test_add_func ("/gateway/revocation/while-away", test_revocation_while_away);
   return g_test_run ();
 }
