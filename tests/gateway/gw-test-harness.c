@@ -667,3 +667,10 @@ t_pne_set_credential (const char *state_dir,
   g_file_set_contents_full (path, out->str, out->len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
   g_assert_no_error (error);
 }
+
+gboolean
+t_gateway_wait_exit (TGateway *gw,
+                   guint     timeout_ms)
+{
+  return wait_process (gw->proc, timeout_ms);
+}

@@ -82,6 +82,9 @@ JsonObject  *t_gateway_wait_session (TGateway *gw,
 /* SIGINT and wait: the exit status (0 = clean). */
 int          t_gateway_stop     (TGateway   *gw);
 void         t_gateway_kill     (TGateway   *gw);
+/* Waits for the process to end by itself. */
+gboolean     t_gateway_wait_exit (TGateway   *gw,
+                                 guint       timeout_ms);
 void         t_gateway_free     (TGateway   *gw);
 /* Pumps the main context for @ms. */
 void         t_sleep            (guint       ms);

@@ -223,6 +223,51 @@ test_pair_discovered (void)
   fixture_stop (&fx);
 }
 
+/* The invitation's pin does not match the server's certificate: no
+ * enrollment (the code is never sent), exit code 3. */
+static void
+test_server_pin_mismatch (void)
+{
+  g_autofree char *dir = t_tmpdir ();
+  g_autofree char *srv_dir = g_build_filename (dir, "server", NULL);
+  g_autofree char *gw_dir = g_build_filename (dir, "gateway", NULL);
+  g_autoptr(TServer) server = t_server_start (srv_dir, 0);
+  g_autofree char *invitation = t_server_invite (server, "alice");
+  g_autofree char *wrong = NULL;
+  g_autoptr(TGateway) gw = NULL;
+  const char *pin;
+  const char *extra[3] = { "--enroll", NULL, NULL };
+  JsonObject *e;
+  char *p;
+
+  /* Flip one hex digit of the pin. */
+  wrong = g_strdup (invitation);
+  p = strstr (wrong, "pin=sha256:");
+  g_assert_nonnull (p);
+  p += strlen ("pin=sha256:");
+  *p = *p == '0' ? '1' : '0';
+  extra[1] = wrong;
+  gw = t_gateway_start (gw_dir, extra);
+  e = t_gateway_wait_type (gw, "enrollment", 20000);
+  g_assert_nonnull (e);
+  pin = json_object_get_string_member (json_object_get_object_member (e, "error"), "code");
+  g_assert_cmpstr (pin, ==, "pin_mismatch");
+  g_assert_true (t_gateway_wait_exit (gw, 10000));
+  g_assert_cmpint (g_subprocess_get_exit_status (gw->proc), ==, 3);
+
+  /* The right pin still works: the code was not spent. */
+  {
+    const char *again[] = { "--enroll", invitation, NULL };
+    g_autoptr(TGateway) ok = t_gateway_start (gw_dir, again);
+
+    e = t_gateway_wait_type (ok, "enrollment", 20000);
+    g_assert_nonnull (e);
+    g_assert_false (json_object_has_member (e, "error"));
+    g_assert_cmpint (t_gateway_stop (ok), ==, 0);
+  }
+  t_server_stop (server);
+}
+
 /* Re-key (§5.3): same ID, name and history; a new key. */
 static void
 test_rekey (void)
@@ -271,5 +316,6 @@ main (int   argc,
   g_test_add_func ("/gateway/flow/pairing/discovery", test_pairing_by_discovery);
   g_test_add_func ("/gateway/flow/pairing/pick-discovered", test_pair_discovered);
   g_test_add_func ("/gateway/flow/rekey", test_rekey);
+  g_test_add_func ("/gateway/session/server-pin-mismatch", test_server_pin_mismatch);
   return g_test_run ();
 }
