@@ -986,7 +986,7 @@ gw_core_handle_command (GwCore    *core,
       core->pairing_window_s = CLAMP (cmd->seconds, 10, 900);
       break;
     case GW_COMMAND_SET_DISCOVERY:
-      /* The socket stays; only the announcements depend on the window. */
+      gw_discovery_set_enabled (core->discovery, cmd->flag);
       break;
     default:
       break;

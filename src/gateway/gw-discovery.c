@@ -31,6 +31,7 @@ struct _GwDiscovery
   guint                announce_timer;
   GHashTable          *discovered;    /* id → Discovered */
   GHashTable          *permits;       /* host → gint64* until (µs) */
+  gboolean             muted;         /* discovery switched off by the user */
 };
 
 static void
@@ -102,7 +103,7 @@ static gboolean
 on_announce (gpointer data)
 {
   GwDiscovery *self = data;
-  g_autoptr(CpnsMessage) msg = gateway_descriptor (self, FALSE, self->open);
+  g_autoptr(CpnsMessage) msg = self->muted ? NULL : gateway_descriptor (self, FALSE, self->open);
   g_autoptr(GError) error = NULL;
 
   if (msg && self->socket && !cpns_discovery_socket_broadcast (self->socket, msg, &error))
@@ -223,8 +224,8 @@ on_datagram (CpnsDiscoverySocket *socket,
 {
   GwDiscovery *self = user_data;
 
-  if (g_strcmp0 (cpns_message_get_string (msg, "mode"), "pne") != 0)
-    return;   /* other gateways */
+  if (self->muted || g_strcmp0 (cpns_message_get_string (msg, "mode"), "pne") != 0)
+    return;   /* switched off, or another gateway */
   heard_pne (self, msg, from);
   if (g_str_equal (cpns_message_get_kind (msg), "entity_discovery_request") && self->open)
     send_to (self, from, TRUE);
@@ -370,6 +371,15 @@ gw_discovery_pair_address (GwDiscovery  *self,
   permit (self, host);
   send_to (self, addr, TRUE);
   return TRUE;
+}
+
+void
+gw_discovery_set_enabled (GwDiscovery *self,
+                          gboolean     enabled)
+{
+  /* Off: no announcements, no answers, nothing listed. Pairing by
+   * address still works. */
+  self->muted = !enabled;
 }
 
 void

@@ -29,6 +29,9 @@ gboolean     gw_discovery_pair_discovered (GwDiscovery  *discovery,
 gboolean     gw_discovery_pair_address    (GwDiscovery  *discovery,
                                            const char   *host_port,
                                            GError      **error);
+/* GW_COMMAND_SET_DISCOVERY. */
+void         gw_discovery_set_enabled     (GwDiscovery  *discovery,
+                                           gboolean      enabled);
 void         gw_discovery_shutdown        (GwDiscovery  *discovery);
 
 G_END_DECLS
