@@ -222,7 +222,14 @@ on_datagram (CpnsDiscoverySocket *socket,
              GSocketAddress      *from,
              gpointer             user_data)
 {
-  GwDiscovery *self = user_data;
+  gw_discovery_handle_datagram (user_data, msg, from);
+}
+
+void
+gw_discovery_handle_datagram (GwDiscovery    *self,
+                              CpnsMessage    *msg,
+                              GSocketAddress *from)
+{
 
   if (self->muted || g_strcmp0 (cpns_message_get_string (msg, "mode"), "pne") != 0)
     return;   /* switched off, or another gateway */

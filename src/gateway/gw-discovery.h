@@ -29,6 +29,10 @@ gboolean     gw_discovery_pair_discovered (GwDiscovery  *discovery,
 gboolean     gw_discovery_pair_address    (GwDiscovery  *discovery,
                                            const char   *host_port,
                                            GError      **error);
+/* A decoded datagram from @from (the socket's handler; tests call it). */
+void         gw_discovery_handle_datagram (GwDiscovery    *discovery,
+                                           CpnsMessage    *msg,
+                                           GSocketAddress *from);
 /* GW_COMMAND_SET_DISCOVERY. */
 void         gw_discovery_set_enabled     (GwDiscovery  *discovery,
                                            gboolean      enabled);

@@ -4,6 +4,7 @@
  * timeline; then the engine thread itself. */
 #include "config.h"
 
+#include "cpns-discovery.h"
 #include "gw-core.h"
 #include "gw-discovery.h"
 #include "gw-engine.h"
@@ -188,6 +189,63 @@ test_pairing_window_countdown (void)
   g_assert_true (gw_discovery_may_pair (core->discovery, "192.0.2.1"));
   gw_discovery_note_failure (core->discovery);
   g_assert_false (gw_discovery_may_pair (core->discovery, "192.0.2.1"));
+
+  gw_core_stop (core);
+  gw_core_free (core);
+}
+
+static void
+test_discovered_expiry (void)
+{
+  GwClock *clock = gw_clock_new_fake ((gint64) 100 * G_USEC_PER_SEC);
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) gw_event_unref);
+  GwCore *core = test_core (clock, events);
+  guint8 nonce[CPNS_NONCE_LEN] = { 1, 2, 3 };
+  g_autoptr(CpnsMessage) request = cpns_discovery_new_pne (FALSE, "Doorbell", "camera", nonce);
+  g_autoptr(GSocketAddress) from = g_inet_socket_address_new_from_string ("192.0.2.7", 40000);
+  g_autoptr(GError) error = NULL;
+  GwEvent *e;
+  guint before;
+
+  gw_discovery_handle_datagram (core->discovery, request, from);
+  e = events->pdata[events->len - 1];
+  g_assert_cmpint (e->type, ==, GW_EVENT_DISCOVERED);
+  g_assert_cmpstr (e->discovered->name, ==, "Doorbell");
+  g_assert_cmpstr (e->discovered->entity_type, ==, "camera");
+  g_assert_cmpstr (e->discovered->address, ==, "192.0.2.7:40000");
+  g_assert_true (g_str_has_prefix (e->discovered->id, "192.0.2.7:40000/"));
+
+  /* Picking it lets that host pair for a while, window closed or not. */
+  g_assert_false (gw_discovery_may_pair (core->discovery, "192.0.2.7"));
+  g_assert_true (gw_discovery_pair_discovered (core->discovery, e->discovered->id, &error));
+  g_assert_no_error (error);
+  g_assert_true (gw_discovery_may_pair (core->discovery, "192.0.2.7"));
+  g_assert_false (gw_discovery_may_pair (core->discovery, "192.0.2.8"));
+  g_assert_false (gw_discovery_pair_discovered (core->discovery, "nope", &error));
+  g_assert_error (error, CPNS_ERROR, CPNS_ERROR_NOT_FOUND);
+
+  /* Heard again at 20 s: the 30 s start over. */
+  before = events->len;
+  gw_clock_advance (clock, 20 * 1000);
+  gw_discovery_handle_datagram (core->discovery, request, from);
+  g_assert_cmpuint (events->len, ==, before + 1);
+  gw_clock_advance (clock, 29 * 1000);
+  for (guint i = before; i < events->len; i++)
+    g_assert_cmpint (((GwEvent *) events->pdata[i])->type, !=, GW_EVENT_DISCOVERED_EXPIRED);
+  gw_clock_advance (clock, 2 * 1000);
+  e = events->pdata[events->len - 1];
+  g_assert_cmpint (e->type, ==, GW_EVENT_DISCOVERED_EXPIRED);
+  g_assert_cmpstr (e->discovered->name, ==, "Doorbell");
+
+  /* The permit lasts 120 s. */
+  gw_clock_advance (clock, 70 * 1000);
+  g_assert_false (gw_discovery_may_pair (core->discovery, "192.0.2.7"));
+
+  /* Switched off: nothing is listed. */
+  gw_discovery_set_enabled (core->discovery, FALSE);
+  before = events->len;
+  gw_discovery_handle_datagram (core->discovery, request, from);
+  g_assert_cmpuint (events->len, ==, before);
 
   gw_core_stop (core);
   gw_core_free (core);
@@ -381,6 +439,7 @@ main (int   argc,
   g_test_add_func ("/gateway/prompts/expiry", test_prompt_expiry);
   g_test_add_func ("/gateway/prompts/answers", test_prompt_answers);
   g_test_add_func ("/gateway/discovery/window-countdown", test_pairing_window_countdown);
+  g_test_add_func ("/gateway/discovery/discovered-expiry", test_discovered_expiry);
   g_test_add_func ("/gateway/flow/timeline", test_flow_timeline);
   g_test_add_func ("/gateway/engine/thread", test_engine_thread);
   return g_test_run ();
