@@ -100,9 +100,10 @@ fail_from_server (GwConnectionFlow *self,
   CpnsErrorCode code = error->domain == CPNS_ERROR ? error->code : CPNS_ERROR_INTERNAL;
   g_autofree char *text = NULL;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (gw_peer_is_closed (self->peer))
     return;
-  if (code >= CPNS_ERROR_PIN_MISMATCH || code == CPNS_ERROR_UNAUTHORIZED)
+  if (code >= CPNS_ERROR_PIN_MISMATCH || code == CPNS_ERROR_UNAUTHORIZED ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     code = CPNS_ERROR_SERVER_UNREACHABLE;
   if (code == CPNS_ERROR_LOCKED_OUT && self->pne_id)
     gw_core_note_lockout (self->core, self->pne_id, 300);

@@ -19,7 +19,13 @@ typedef struct
 {
   GwReadyFunc func;
   gpointer    data;
+  gint64      deadline;   /* µs on the core's clock: gives up after this */
 } Waiter;
+
+/* How long a flow waits for a session (trigger II) across failed
+ * attempts before it tells the device the server is unreachable. The
+ * device waits 30 s for a reply (60 s for its key). */
+#define ENSURE_PATIENCE_S 20
 
 struct _GwServerSession
 {
@@ -111,6 +117,37 @@ call_waiters (GwServerSession *self,
       g_free (w);
     }
   g_list_free (waiters);
+}
+
+/* After a failed attempt: those who cannot wait for the next one hear
+ * the error; the others keep waiting (the device sees a delay). */
+static void
+fail_impatient_waiters (GwServerSession *self,
+                        const GError    *error,
+                        gint64           next_attempt)
+{
+  GList *keep = NULL;
+  GList *fail = NULL;
+
+  for (GList *l = self->waiters; l; l = l->next)
+    {
+      Waiter *w = l->data;
+
+      if (w->deadline > next_attempt)
+        keep = g_list_append (keep, w);
+      else
+        fail = g_list_append (fail, w);
+    }
+  g_list_free (self->waiters);
+  self->waiters = keep;
+  for (GList *l = fail; l; l = l->next)
+    {
+      Waiter *w = l->data;
+
+      w->func (error, w->data);
+      g_free (w);
+    }
+  g_list_free (fail);
 }
 
 static void
@@ -395,7 +432,11 @@ connect_failed (GwServerSession *self,
   gw_clock_clear (self->core->clock, &self->retry_timer);
   self->retry_timer = gw_clock_add_timeout (self->core->clock, ms, on_retry, self);
   set_state (self, GW_SESSION_RETRYING);
-  call_waiters (self, error);
+  /* A wrong secret or pin will not get better by waiting. */
+  if (g_error_matches (error, CPNS_ERROR, CPNS_ERROR_SERVER_UNREACHABLE))
+    fail_impatient_waiters (self, error, gw_clock_now (self->core->clock) + (gint64) ms * 1000);
+  else
+    call_waiters (self, error);
 }
 
 static gboolean
@@ -607,6 +648,7 @@ gw_server_session_ensure (GwServerSession *self,
   w = g_new0 (Waiter, 1);
   w->func = func;
   w->data = user_data;
+  w->deadline = gw_clock_now (self->core->clock) + (gint64) ENSURE_PATIENCE_S * G_USEC_PER_SEC;
   self->waiters = g_list_append (self->waiters, w);
   start_connect (self);
 }

@@ -105,6 +105,35 @@ test_revocation (void)
   fixture_stop (&fx);
 }
 
+/* Trigger II while the server is briefly away: the device waits (no
+ * error) and the pairing completes once the server is back. */
+static void
+test_pairing_waits_for_server (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--confirm-pairing", "always", NULL };
+  g_autofree char *srv_dir = NULL;
+  g_autoptr(TPne) pne = NULL;
+  guint16 port;
+
+  fixture_start (&fx, extra);
+  port = fx.server->port;
+  srv_dir = g_strdup (fx.server->dir);
+  t_server_stop (fx.server);
+  g_clear_pointer (&fx.server, t_server_free);
+
+  pne = t_pne_spawn ("pair", "--gateway", fx.address, "--name", "Patient", "--type", "sensor",
+                     "--yes", "--state-dir", fx.pne_dir, NULL);
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "1", "running", PNE_TIMEOUT_MS));
+  g_assert_nonnull (t_gateway_wait_session (fx.gw, "retrying", 10000));
+  t_sleep (1500);
+  fx.server = t_server_start (srv_dir, port);
+  g_assert_cmpint (t_pne_wait (pne, PNE_TIMEOUT_MS), ==, 0);
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "1", "done", 1000));
+  g_assert_nonnull (t_gateway_wait_step (fx.gw, "3e", "done", 5000));
+  fixture_stop (&fx);
+}
+
 /* Revoked while the gateway could not hear about it: applied when the
  * gateway reconnects (it reads the inventory). */
 static void
@@ -176,5 +205,6 @@ main (int   argc,
   g_test_add_func ("/gateway/revocation", test_revocation);
   g_test_add_func ("/gateway/session/token-refresh", test_token_refresh);
   g_test_add_func ("/gateway/revocation/while-away", test_revocation_while_away);
+  g_test_add_func ("/gateway/session/trigger-2-waits", test_pairing_waits_for_server);
   return g_test_run ();
 }
