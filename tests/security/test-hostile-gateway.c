@@ -26,6 +26,15 @@
 #include "gw-test-fixture.h"
 #include "sec-tls-client.h"
 
+/* Under AddressSanitizer freed memory sits in a quarantine (256 MiB), so
+ * RSS says nothing about retention there: the bound is checked in the
+ * normal build only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_LIMIT_KIB G_MAXINT64
+#else
+#define RSS_LIMIT_KIB (16 * 1024)
+#endif
+
 typedef struct
 {
   char   *dir;
@@ -61,6 +70,27 @@ static char *
 entity_state (const char *pne_id)
 {
   return t_server_entity_state (fx.server, pne_id);
+}
+
+/* The state once two reads 1 s apart agree (inventory updates are
+ * asynchronous). */
+static char *
+settled_state (const char *pne_id)
+{
+  char *state = entity_state (pne_id);
+
+  for (int i = 0; i < 20; i++)
+    {
+      g_autofree char *again = NULL;
+
+      t_sleep (1000);
+      again = entity_state (pne_id);
+      if (g_strcmp0 (again, state) == 0)
+        break;
+      g_free (state);
+      state = g_steal_pointer (&again);
+    }
+  return state;
 }
 
 /* Sends @bytes (already framed or not) on a fresh certificate connection
@@ -268,11 +298,11 @@ test_psk_identity_binding (void)
   g_autofree char *a_after = NULL, *b_after = NULL;
   guint checks = 0, rejected = 0;
 
-  /* Earlier connections have ended: wait until the inventory says so. */
-  g_assert_true (wait_server_state (fx.server, pnes[0].pne_id, "disconnected", 10000));
-  g_assert_true (wait_server_state (fx.server, pnes[1].pne_id, "disconnected", 10000));
-  a_before = entity_state (pnes[0].pne_id);
-  b_before = entity_state (pnes[1].pne_id);
+  /* Earlier connections have ended: wait until the inventory settles. */
+  a_before = settled_state (pnes[0].pne_id);
+  b_before = settled_state (pnes[1].pne_id);
+  g_assert_cmpstr (a_before, ==, "disconnected");
+  g_assert_cmpstr (b_before, ==, "disconnected");
 
   /* B's PSK session claiming to be A. */
   {
@@ -328,9 +358,8 @@ test_psk_identity_binding (void)
     rejected++;
   }
 
-  t_sleep (500);
-  a_after = entity_state (pnes[0].pne_id);
-  b_after = entity_state (pnes[1].pne_id);
+  a_after = settled_state (pnes[0].pne_id);
+  b_after = settled_state (pnes[1].pne_id);
   g_assert_cmpstr (a_after, ==, a_before);
   g_assert_cmpstr (b_after, ==, b_before);
   /* A's own session still resumes. */
@@ -400,7 +429,7 @@ test_ping_flood_rss (void)
            " without reading in %.1f s%s; gateway RSS %" G_GINT64_FORMAT " KiB before, peak %" G_GINT64_FORMAT
            " KiB (+%" G_GINT64_FORMAT " KiB)\n", sent >> 10, sent / batch->len * 2048,
            (g_get_monotonic_time () - start) / 1e6, cut ? ", then cut" : sent < target ? ", then the gateway stopped reading" : "", before, peak, peak - before);
-  g_assert_cmpint (peak - before, <, 16 * 1024);
+  g_assert_cmpint (peak - before, <, RSS_LIMIT_KIB);
 }
 
 static void
@@ -478,7 +507,7 @@ test_garbage_rss (void)
            " gateway RSS %" G_GINT64_FORMAT " KiB before, peak %" G_GINT64_FORMAT " KiB (+%" G_GINT64_FORMAT
            " KiB)\n", sent >> 20, connections, (g_get_monotonic_time () - start) / 1e6, before, peak,
            peak - before);
-  g_assert_cmpint (peak - before, <, 16 * 1024);
+  g_assert_cmpint (peak - before, <, RSS_LIMIT_KIB);
 }
 
 int

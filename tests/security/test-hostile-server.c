@@ -10,6 +10,15 @@
 
 #include "cpns-ids.h"
 #include "sec-tls-client.h"
+
+/* Under AddressSanitizer freed memory sits in a quarantine (256 MiB), so
+ * RSS says nothing about retention there: the bound is checked in the
+ * normal build only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_LIMIT_KIB G_MAXINT64
+#else
+#define RSS_LIMIT_KIB (16 * 1024)
+#endif
 #include "server-fixture.h"
 
 static ServerFixture *fx;
@@ -227,7 +236,7 @@ test_garbage_rss (void)
   g_print ("# FIGURE garbage bodies (server): %" G_GUINT64_FORMAT " MiB over %u requests; RSS %" G_GINT64_FORMAT
            " KiB before, peak %" G_GINT64_FORMAT " KiB (+%" G_GINT64_FORMAT " KiB)\n",
            sent >> 20, requests, before, peak, peak - before);
-  g_assert_cmpint (peak - before, <, 16 * 1024);
+  g_assert_cmpint (peak - before, <, RSS_LIMIT_KIB);
 }
 
 int
