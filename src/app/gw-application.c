@@ -5,6 +5,8 @@
 
 #include <glib/gi18n.h>
 
+#include "cpns-crypto.h"
+
 #include "gw-application.h"
 #include "gw-format.h"
 #include "gw-preferences-window.h"
@@ -21,6 +23,7 @@ struct _GwApplication
   gboolean        engine_enabled;
   gboolean        held;
   char           *invitation;
+  char           *enroll_invitation;  /* --enroll: a secret, enrolled without asking */
   char           *data_dir;
   int             listen_port;
   GError         *start_error;
@@ -33,6 +36,9 @@ static const GOptionEntry options[] = {
     N_("Keep the gateway’s registry in DIR"), N_("DIR") },
   { "listen-port", 0, 0, G_OPTION_ARG_INT, NULL,
     N_("Listen for devices on PORT (0: any free port)"), N_("PORT") },
+  { "enroll", 0, 0, G_OPTION_ARG_STRING, NULL,
+    N_("Enroll at once with this cpns://enroll invitation, trusting its certificate fingerprint"),
+    N_("INVITATION") },
   { NULL }
 };
 
@@ -314,6 +320,8 @@ gw_application_handle_local_options (GApplication *app,
   int port;
 
   g_variant_dict_lookup (opts, "data-dir", "^ay", &self->data_dir);
+  if (g_variant_dict_lookup (opts, "enroll", "s", &self->enroll_invitation))
+    g_variant_dict_remove (opts, "enroll");
   if (g_variant_dict_lookup (opts, "listen-port", "i", &port))
     self->listen_port = CLAMP (port, 0, 65535);
   return -1;
@@ -362,6 +370,11 @@ gw_application_activate (GApplication *app)
     {
       gw_window_set_invitation (GW_WINDOW (window), self->invitation);
       g_clear_pointer (&self->invitation, g_free);
+    }
+  if (self->enroll_invitation != NULL)
+    {
+      gw_window_enroll (GW_WINDOW (window), self->enroll_invitation);
+      g_clear_pointer (&self->enroll_invitation, cpns_free_secret_string);
     }
   gtk_window_present (window);
   if (self->start_error != NULL)
@@ -422,6 +435,7 @@ gw_application_finalize (GObject *object)
   g_clear_object (&self->settings);
   g_clear_pointer (&self->config, gw_engine_config_free);
   g_clear_pointer (&self->invitation, g_free);
+  g_clear_pointer (&self->enroll_invitation, cpns_free_secret_string);
   g_clear_pointer (&self->data_dir, g_free);
   g_clear_error (&self->start_error);
   G_OBJECT_CLASS (gw_application_parent_class)->finalize (object);

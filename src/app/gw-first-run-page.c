@@ -3,7 +3,12 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
+
+#include "cpns-crypto.h"
+#include "cpns-invitation.h"
 
 #include "gw-error-text.h"
 #include "gw-first-run-page.h"
@@ -99,31 +104,6 @@ start_enrollment (GwFirstRunPage *self,
   gw_app_state_send (self->state, cmd);
 }
 
-static gboolean
-parse_invitation (const char  *text,
-                  GHashTable **params_out)
-{
-  g_autoptr(GUri) uri = NULL;
-  g_autoptr(GHashTable) params = NULL;
-  const char *query;
-
-  g_autofree char *trimmed = g_strstrip (g_strdup (text));
-
-  uri = g_uri_parse (trimmed, G_URI_FLAGS_NONE, NULL);
-  if (uri == NULL || g_strcmp0 (g_uri_get_scheme (uri), "cpns") != 0 ||
-      g_strcmp0 (g_uri_get_host (uri), "enroll") != 0)
-    return FALSE;
-  query = g_uri_get_query (uri);
-  if (query == NULL)
-    return FALSE;
-  params = g_uri_parse_params (query, -1, "&", G_URI_PARAMS_NONE, NULL);
-  if (params == NULL || !g_hash_table_contains (params, "server") ||
-      !g_hash_table_contains (params, "user") || !g_hash_table_contains (params, "code"))
-    return FALSE;
-  *params_out = g_steal_pointer (&params);
-  return TRUE;
-}
-
 /* "sha256:abcd…" → "AB:CD:…" in lines of 16 bytes. */
 static char *
 format_fingerprint (const char *pin)
@@ -145,9 +125,10 @@ format_fingerprint (const char *pin)
 void
 gw_first_run_page_connect (GwFirstRunPage *self)
 {
-  g_autoptr(GHashTable) params = NULL;
+  g_autoptr(CpnsInvitation) invitation = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *trimmed = NULL;
   const char *text;
-  const char *pin;
 
   g_return_if_fail (GW_IS_FIRST_RUN_PAGE (self));
 
@@ -159,15 +140,18 @@ gw_first_run_page_connect (GwFirstRunPage *self)
       show_error (self, _("Paste the invitation first, or enter the server details instead."));
       return;
     }
-  if (!parse_invitation (text, &params))
+  trimmed = g_strstrip (g_strdup (text));
+  invitation = cpns_invitation_parse (trimmed, &error);
+  cpns_wipe (trimmed, strlen (trimmed));
+  if (invitation == NULL)
     {
+      g_debug ("Invitation refused: %s", error->message);
       show_error (self, _("This is not an invitation. It starts with “cpns://enroll?” and names a server, a user and a code."));
       return;
     }
-  pin = g_hash_table_lookup (params, "pin");
-  if (pin != NULL && *pin != '\0')
+  if (invitation->pin_sha256 != NULL)
     {
-      g_autofree char *fp = format_fingerprint (pin);
+      g_autofree char *fp = format_fingerprint (invitation->pin_sha256);
 
       adw_action_row_set_subtitle (self->pin_row, fp);
       show_error (self, NULL);

@@ -222,6 +222,22 @@ gw_window_set_invitation (GwWindow   *self,
   gw_first_run_page_set_invitation (GW_FIRST_RUN_PAGE (self->first_run_page), invitation);
 }
 
+/* Enrolls with @invitation at once: the invitation came from a trusted
+ * source (the command line, e.g. the demo), so its certificate pin is
+ * taken without asking. The engine still enforces the pin. */
+void
+gw_window_enroll (GwWindow   *self,
+                  const char *invitation)
+{
+  GwFirstRunPage *page;
+
+  g_return_if_fail (GW_IS_WINDOW (self));
+
+  page = GW_FIRST_RUN_PAGE (self->first_run_page);
+  gw_first_run_page_set_invitation (page, invitation);
+  gw_first_run_page_confirm_pin (page);
+}
+
 static void
 gw_window_dispose (GObject *object)
 {

@@ -16,6 +16,8 @@ GwWindow   *gw_window_new               (GtkApplication *application,
 GwAppState *gw_window_get_state         (GwWindow       *self);
 void        gw_window_set_invitation    (GwWindow       *self,
                                          const char     *invitation);
+void        gw_window_enroll            (GwWindow       *self,
+                                         const char     *invitation);
 /* Shows (or raises) the dialog of @prompt. */
 GtkWidget  *gw_window_review_prompt     (GwWindow       *self,
                                          GwPromptItem   *prompt);
