@@ -185,7 +185,10 @@ heard_pne (GwDiscovery    *self,
   host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (from)));
   address = g_strdup_printf ("%s:%u", host, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (from)));
   nonce = g_strdup (cpns_message_get_string (msg, "nonce"));
-  id = g_strdup_printf ("%s/%s", address, nonce ? nonce : "");
+  /* One entry per discovery round: a PNE's datagram may arrive twice, by
+   * multicast (from its LAN address) and by a unicast target (e.g. from
+   * 127.0.0.1); the nonce says it is the same device. */
+  id = nonce != NULL ? g_strdup_printf ("pne/%s", nonce) : g_strdup_printf ("addr/%s", address);
   d = g_hash_table_lookup (self->discovered, id);
   if (d == NULL)
     {
@@ -195,6 +198,7 @@ heard_pne (GwDiscovery    *self,
       d->info = g_new0 (GwDiscoveredInfo, 1);
       d->info->id = g_strdup (id);
       d->info->address = g_strdup (address);
+      d->from = g_object_ref (from);
       g_hash_table_insert (self->discovered, g_strdup (id), d);
     }
   g_free (d->info->name);
@@ -202,7 +206,6 @@ heard_pne (GwDiscovery    *self,
   g_free (d->info->entity_type);
   d->info->entity_type = g_strdup (cpns_message_get_string (msg, "entity_type"));
   d->info->last_heard = gw_clock_now (self->core->clock);
-  g_set_object (&d->from, from);
 
   event = gw_event_new (GW_EVENT_DISCOVERED);
   event->time = d->info->last_heard;

@@ -213,7 +213,22 @@ test_discovered_expiry (void)
   g_assert_cmpstr (e->discovered->name, ==, "Doorbell");
   g_assert_cmpstr (e->discovered->entity_type, ==, "camera");
   g_assert_cmpstr (e->discovered->address, ==, "192.0.2.7:40000");
-  g_assert_true (g_str_has_prefix (e->discovered->id, "192.0.2.7:40000/"));
+  g_assert_true (g_str_has_prefix (e->discovered->id, "pne/"));
+
+  /* The same round heard a second time from another source address (by a
+   * unicast target as well as by multicast) is the same device: one entry,
+   * the address first heard. */
+  {
+    g_autoptr(GSocketAddress) loopback = g_inet_socket_address_new_from_string ("127.0.0.1", 40000);
+    GwEvent *again;
+
+    gw_discovery_handle_datagram (core->discovery, request, loopback);
+    again = events->pdata[events->len - 1];
+    g_assert_cmpint (again->type, ==, GW_EVENT_DISCOVERED);
+    g_assert_cmpstr (again->discovered->id, ==, e->discovered->id);
+    g_assert_cmpstr (again->discovered->address, ==, "192.0.2.7:40000");
+    e = again;
+  }
 
   /* Picking it lets that host pair for a while, window closed or not. */
   g_assert_false (gw_discovery_may_pair (core->discovery, "192.0.2.7"));
