@@ -422,7 +422,7 @@ encode_datagram (CpnsMessage  *msg,
   if (g_bytes_get_size (bytes) > CPNS_MAX_DATAGRAM_SIZE)
     {
       g_set_error (error, CPNS_ERROR, CPNS_ERROR_TOO_LARGE,
-                   "too_large: a discovery datagram is limited to %u bytes",
+                   "too_large: a discovery datagram is limited to %d bytes",
                    CPNS_MAX_DATAGRAM_SIZE);
       return NULL;
     }
