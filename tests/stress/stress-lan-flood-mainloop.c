@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Issue 7, item 3, the main-loop part: the gateway engine runs in this
+ * process as the app runs it (gw_engine_start() on the default main
+ * context, events delivered there), while a flood thread keeps IDLE idle
+ * unauthenticated TCP sockets open against its port (10 per source
+ * address, re-opened as the engine closes them) and sends RATE garbage
+ * handshakes per second. The main loop carries a 10 ms tick; the stall is
+ * how late a tick fires. Every 100 ms the loop sends the engine a command
+ * (open the pairing window) and times the answering event, as a click in
+ * the app would. Figures: max and p99 tick lateness, command round trips,
+ * sockets the engine closed, handshakes sent.
+ *
+ *   stress-lan-flood-mainloop [--tap] [SECONDS IDLE RATE]   (harness: 60 1000 200)
+ *
+ * The widgets of the app are not in this loop (see the README); the
+ * engine is, with its event delivery. Loopback only. */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "gw-engine.h"
+
+#define TICK_MS 10
+#define STALL_LIMIT_MS 100
+
+static guint seconds = 10, idle_target = 1000, rate = 200;
+
+typedef struct
+{
+  guint16  port;
+  gint     stop;
+  guint    idle_opened;
+  guint    idle_closed_by_engine;
+  guint    garbage_sent;
+  guint    garbage_refused;
+} Flood;
+
+static int
+connect_from (guint32 source,
+              guint16 port)
+{
+  struct sockaddr_in src = { 0 }, dst = { 0 };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+  if (fd < 0)
+    return -1;
+  src.sin_family = AF_INET;
+  src.sin_addr.s_addr = htonl (source);
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons (port);
+  dst.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (bind (fd, (struct sockaddr *) &src, sizeof src) != 0 ||
+      (connect (fd, (struct sockaddr *) &dst, sizeof dst) != 0 && errno != EINPROGRESS))
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+/* The engine closed it (EOF or reset). */
+static gboolean
+closed_by_peer (int fd)
+{
+  struct pollfd pfd = { fd, POLLIN, 0 };
+  char c;
+  ssize_t n;
+
+  if (poll (&pfd, 1, 0) <= 0)
+    return FALSE;
+  if (pfd.revents & (POLLHUP | POLLERR))
+    return TRUE;
+  n = recv (fd, &c, 1, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static gpointer
+flood_thread (gpointer data)
+{
+  Flood *f = data;
+  g_autofree int *idle = g_new (int, idle_target);
+  guint8 garbage[512];
+  gint64 start = g_get_monotonic_time (), next_garbage = start;
+  guint64 garbage_n = 0;
+
+  for (guint i = 0; i < idle_target; i++)
+    {
+      /* 127.1.a.b: 10 sockets per address. */
+      idle[i] = connect_from (0x7f010000u + 1 + i / 10, f->port);
+      if (idle[i] >= 0)
+        f->idle_opened++;
+    }
+  while (!g_atomic_int_get (&f->stop))
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      /* Garbage handshakes at RATE per second, each from the next
+       * address of 127.2.0.0/16. */
+      while (next_garbage <= now)
+        {
+          guint32 src = 0x7f020000u + 1 + (guint32) (garbage_n % 60000);
+          int fd = connect_from (src, f->port);
+
+          garbage_n++;
+          next_garbage = start + (gint64) (garbage_n * G_USEC_PER_SEC / rate);
+          if (fd < 0)
+            {
+              f->garbage_refused++;
+              continue;
+            }
+          for (guint k = 0; k < sizeof garbage; k++)
+            garbage[k] = (guint8) g_random_int ();
+          garbage[0] = 0x16;   /* looks like a handshake record */
+          if (send (fd, garbage, sizeof garbage, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+            f->garbage_sent++;
+          else
+            f->garbage_refused++;
+          close (fd);
+        }
+      /* Re-open what the engine closed. */
+      for (guint i = 0; i < idle_target; i++)
+        if (idle[i] < 0 || closed_by_peer (idle[i]))
+          {
+            if (idle[i] >= 0)
+              {
+                close (idle[i]);
+                f->idle_closed_by_engine++;
+              }
+            idle[i] = connect_from (0x7f010000u + 1 + i / 10, f->port);
+            if (idle[i] >= 0)
+              f->idle_opened++;
+          }
+      g_usleep (2000);
+    }
+  for (guint i = 0; i < idle_target; i++)
+    if (idle[i] >= 0)
+      close (idle[i]);
+  return NULL;
+}
+
+typedef struct
+{
+  GMainLoop *loop;
+  GwEngine  *engine;
+  gint64     last_tick;
+  GArray    *late_ms;          /* double, per tick */
+  GArray    *command_ms;       /* double, per command */
+  gint64     command_sent;     /* 0: none outstanding */
+  guint      events;
+} Loop;
+
+static gboolean
+on_tick (gpointer data)
+{
+  Loop *l = data;
+  gint64 now = g_get_monotonic_time ();
+  double late = (now - l->last_tick) / 1000.0 - TICK_MS;
+
+  g_array_append_val (l->late_ms, late);
+  l->last_tick = now;
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_command_tick (gpointer data)
+{
+  Loop *l = data;
+  GwCommand *cmd;
+
+  if (l->command_sent != 0)
+    return G_SOURCE_CONTINUE;
+  cmd = gw_command_new (GW_COMMAND_OPEN_PAIRING_WINDOW);
+  cmd->seconds = 900;
+  l->command_sent = g_get_monotonic_time ();
+  gw_engine_send (l->engine, cmd);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_event (GwEvent  *event,
+          gpointer  data)
+{
+  Loop *l = data;
+
+  l->events++;
+  if (event->type == GW_EVENT_PAIRING_WINDOW && l->command_sent != 0)
+    {
+      double ms = (g_get_monotonic_time () - l->command_sent) / 1000.0;
+
+      g_array_append_val (l->command_ms, ms);
+      l->command_sent = 0;
+    }
+}
+
+static gboolean
+on_done (gpointer data)
+{
+  g_main_loop_quit (((Loop *) data)->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static int
+cmp_double (gconstpointer a,
+            gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static double
+percentile (GArray *values,
+            double  p)
+{
+  guint i;
+
+  if (values->len == 0)
+    return -1;
+  g_array_sort (values, cmp_double);
+  i = (guint) (p * (values->len - 1) + 0.5);
+  return g_array_index (values, double, i);
+}
+
+static void
+raise_nofile (void)
+{
+  struct rlimit rl;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+    {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void
+test_mainloop_under_flood (void)
+{
+  g_autoptr(GwEngineConfig) config = gw_engine_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  Flood flood = { 0 };
+  Loop l = { 0 };
+  GThread *thread;
+  guint tick_id, cmd_id;
+  double late_max, late_p99, cmd_p50, cmd_p99, cmd_max;
+  guint ticks, commands;
+
+  raise_nofile ();
+  dir = g_dir_make_tmp ("stress-flood-XXXXXX", &error);
+  g_assert_no_error (error);
+  config->data_dir = g_strdup (dir);
+  g_free (config->listen_address);
+  config->listen_address = g_strdup ("127.0.0.1");
+  config->listen_port = 0;
+  config->discovery_enabled = FALSE;
+  config->discovery_port = 0;
+  g_clear_pointer (&config->discovery_group, g_free);
+
+  l.loop = g_main_loop_new (NULL, FALSE);
+  l.late_ms = g_array_new (FALSE, FALSE, sizeof (double));
+  l.command_ms = g_array_new (FALSE, FALSE, sizeof (double));
+  l.engine = gw_engine_new (config);
+  g_assert_true (gw_engine_start (l.engine, on_event, &l, &error));
+  g_assert_no_error (error);
+  flood.port = gw_engine_get_listen_port (l.engine);
+  g_assert_cmpuint (flood.port, !=, 0);
+
+  thread = g_thread_new ("flood", flood_thread, &flood);
+  l.last_tick = g_get_monotonic_time ();
+  tick_id = g_timeout_add (TICK_MS, on_tick, &l);
+  cmd_id = g_timeout_add (100, on_command_tick, &l);
+  g_timeout_add_seconds (seconds, on_done, &l);
+  g_main_loop_run (l.loop);
+  g_source_remove (tick_id);
+  g_source_remove (cmd_id);
+  g_atomic_int_set (&flood.stop, 1);
+  g_thread_join (thread);
+
+  ticks = l.late_ms->len;
+  commands = l.command_ms->len;
+  late_max = percentile (l.late_ms, 1.0);
+  late_p99 = percentile (l.late_ms, 0.99);
+  cmd_p50 = percentile (l.command_ms, 0.5);
+  cmd_p99 = percentile (l.command_ms, 0.99);
+  cmd_max = percentile (l.command_ms, 1.0);
+  g_print ("# FIGURE main loop under LAN flood (%u s, %u idle sockets from %u addresses, %u garbage "
+           "handshakes/s): %u ticks of %d ms, lateness p99 %.1f ms, max %.1f ms (limit %d); "
+           "%u commands, event round trip p50 %.1f ms, p99 %.1f ms, max %.1f ms; %u events; "
+           "idle sockets opened %u, closed by the engine %u; garbage handshakes sent %u, "
+           "refused at connect %u\n",
+           seconds, idle_target, (idle_target + 9) / 10, rate, ticks, TICK_MS, late_p99, late_max,
+           STALL_LIMIT_MS, commands, cmd_p50, cmd_p99, cmd_max, l.events, flood.idle_opened,
+           flood.idle_closed_by_engine, flood.garbage_sent, flood.garbage_refused);
+
+  /* The flood reached the engine, and the engine shed it. */
+  g_assert_cmpuint (flood.garbage_sent, >, seconds * rate / 2);
+  g_assert_cmpuint (flood.idle_closed_by_engine, >, idle_target / 2);
+  /* The loop never stalled, and commands kept being answered. */
+  g_assert_cmpuint (ticks, >, seconds * 1000 / TICK_MS / 2);
+  g_assert_cmpfloat (late_max, <, STALL_LIMIT_MS);
+  g_assert_cmpuint (commands, >, seconds * 5);
+  g_assert_cmpfloat (cmd_max, <, 1000);
+
+  gw_engine_stop (l.engine);
+  gw_engine_free (l.engine);
+  g_array_unref (l.late_ms);
+  g_array_unref (l.command_ms);
+  g_main_loop_unref (l.loop);
+  {
+    g_autofree char *reg = g_build_filename (dir, "registry.sqlite", NULL);
+    g_autofree char *wal = g_strconcat (reg, "-wal", NULL);
+    g_autofree char *shm = g_strconcat (reg, "-shm", NULL);
+
+    g_unlink (reg);
+    g_unlink (wal);
+    g_unlink (shm);
+    g_rmdir (dir);
+  }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  if (argc > 1)
+    seconds = (guint) g_ascii_strtoull (argv[1], NULL, 10);
+  if (argc > 2)
+    idle_target = (guint) g_ascii_strtoull (argv[2], NULL, 10);
+  if (argc > 3)
+    rate = (guint) g_ascii_strtoull (argv[3], NULL, 10);
+  g_assert_cmpuint (seconds, >, 0);
+  g_assert_cmpuint (rate, >, 0);
+  g_test_add_func ("/stress/lan-flood/mainloop", test_mainloop_under_flood);
+  return g_test_run ();
+}
