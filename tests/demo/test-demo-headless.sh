@@ -32,10 +32,13 @@ if [ "$done_count" -lt 3 ]; then
   echo "--- demo output ---"; cat "$out"
   exit 1
 fi
-# Nothing the demo started may outlive it.
+# Nothing this demo started may outlive it.
+dir=$(sed -n 's/^demo: working directory //p' "$out" | head -n1)
+[ -n "$dir" ] || { echo "the demo did not say where it works"; exit 1; }
+[ ! -e "$dir" ] || { echo "the demo left $dir behind"; exit 1; }
 sleep 0.5
-if pgrep -f "cpns-demo\.[A-Za-z0-9]*/" >/dev/null; then
-  echo "processes of the demo are still running:"; pgrep -af "cpns-demo\."
+if pgrep -f "$dir/" >/dev/null; then
+  echo "processes of the demo are still running:"; pgrep -af "$dir/"
   exit 1
 fi
 echo "1 passed, 0 failed"
