@@ -231,6 +231,17 @@ control_thread (gpointer data)
 }
 
 static gboolean
+on_done (gpointer data);
+
+/* Runs the loop for 200 ms: the start-up events are delivered. */
+static void
+settle (Loop *l)
+{
+  g_timeout_add (200, on_done, l);
+  g_main_loop_run (l->loop);
+}
+
+static gboolean
 on_done (gpointer data)
 {
   g_main_loop_quit (((Loop *) data)->loop);
@@ -259,6 +270,19 @@ percentile (GArray *values,
   return g_array_index (values, double, i);
 }
 
+/* VmRSS of this process (engine included) in KiB. */
+static gint64
+rss_kib (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return -1;
+  line = strstr (status, "VmRSS:");
+  return line ? g_ascii_strtoll (line + 6, NULL, 10) : -1;
+}
+
 static void
 raise_nofile (void)
 {
@@ -284,6 +308,7 @@ test_mainloop_under_flood (void)
   guint tick_id, cmd_id;
   double late_max, late_p99, cmd_p50, cmd_p99, cmd_max;
   guint ticks, commands;
+  gint64 rss_before, rss_after;
 
   raise_nofile ();
   dir = g_dir_make_tmp ("stress-flood-XXXXXX", &error);
@@ -305,6 +330,8 @@ test_mainloop_under_flood (void)
   flood.port = gw_engine_get_listen_port (l.engine);
   g_assert_cmpuint (flood.port, !=, 0);
 
+  settle (&l);
+  rss_before = rss_kib ();
   thread = g_thread_new ("flood", flood_thread, &flood);
   control_t = g_thread_new ("control", control_thread, &control);
   l.last_tick = g_get_monotonic_time ();
@@ -318,6 +345,7 @@ test_mainloop_under_flood (void)
   g_thread_join (thread);
   g_atomic_int_set (&control.stop, 1);
   g_thread_join (control_t);
+  rss_after = rss_kib ();
 
   ticks = l.late_ms->len;
   commands = l.command_ms->len;
@@ -331,10 +359,11 @@ test_mainloop_under_flood (void)
            "thread off the loop: max %.1f ms); "
            "%u commands, event round trip p50 %.1f ms, p99 %.1f ms, max %.1f ms; %u events; "
            "idle sockets opened %u, closed by the engine %u; garbage handshakes sent %u, "
-           "refused at connect %u\n",
+           "refused at connect %u; process RSS %" G_GINT64_FORMAT " KiB before, %" G_GINT64_FORMAT
+           " KiB after\n",
            seconds, idle_target, (idle_target + 9) / 10, rate, ticks, TICK_MS, late_p99, late_max,
            STALL_LIMIT_MS, control.max_late_ms, commands, cmd_p50, cmd_p99, cmd_max, l.events, flood.idle_opened,
-           flood.idle_closed_by_engine, flood.garbage_sent, flood.garbage_refused);
+           flood.idle_closed_by_engine, flood.garbage_sent, flood.garbage_refused, rss_before, rss_after);
 
   /* The flood reached the engine, and the engine shed it. */
   g_assert_cmpuint (flood.garbage_sent, >, seconds * rate / 2);
