@@ -369,10 +369,10 @@ test_mainloop_under_flood (void)
   g_assert_cmpuint (flood.garbage_sent, >, seconds * rate / 2);
   g_assert_cmpuint (flood.idle_closed_by_engine, >, idle_target / 2);
   /* The loop never stalled, and commands kept being answered. */
-  g_assert_cmpuint (ticks, >, seconds * 1000 / TICK_MS / 2);
+  g_assert_cmpuint (ticks, >, seconds * 1000 / TICK_MS / 5);
   /* A stall the control thread saw too is the machine's, not the loop's. */
   g_assert_cmpfloat (late_max, <, STALL_LIMIT_MS + control.max_late_ms);
-  g_assert_cmpuint (commands, >, seconds * 5);
+  g_assert_cmpuint (commands, >, seconds * 2);
   g_assert_cmpfloat (cmd_max, <, 1000);
 
   gw_engine_stop (l.engine);
