@@ -136,6 +136,7 @@ set_entity_state (GwConnectionFlow *self,
   g_autoptr(GwEntityInfo) e = gw_registry_get_entity (self->core->registry, self->pne_id);
   gint64 now = gw_clock_now (self->core->clock) / G_USEC_PER_SEC;
   g_autofree char *descriptor_json = NULL;
+  gboolean created = FALSE;
 
   if (descriptor)
     {
@@ -152,12 +153,18 @@ set_entity_state (GwConnectionFlow *self,
       e->entity_type = g_strdup (descriptor ? json_object_get_string_member_with_default (descriptor, "entity_type", "other")
                                             : "other");
       e->registered_at = now;
+      created = TRUE;
     }
   e->state = state;
   e->last_seen = now;
   g_free (e->address);
   e->address = g_strdup (self->peer->host);
-  if (descriptor_json || e->registered_at == now)
+  /* Only a new row or a new descriptor is a registration (synchronous=FULL).
+   * A state change of a row already stored durably is live state: testing
+   * "registered_at == now" instead made both state changes of a setup that
+   * follows its pairing within the same second pay an fsync on the engine
+   * thread. */
+  if (descriptor_json || created)
     gw_registry_put_entity (self->core->registry, e, descriptor_json, FALSE, NULL);
   else
     gw_registry_put_entity_live (self->core->registry, e, NULL);

@@ -15,6 +15,11 @@ struct _GwRegistry
   sqlite3 *db;        /* synchronous=FULL: entities, settings, queue */
   sqlite3 *history;   /* the same file, synchronous=NORMAL: flow history */
   guint64  last_flow_id;
+  /* Prepared statements of the per-step writes and reads, by their SQL
+   * text (a literal) per connection: parsing them again at every step
+   * was a tenth of the engine thread's CPU in a connection setup. */
+  GHashTable *db_stmts;
+  GHashTable *history_stmts;
 };
 
 static const char *schema_sql =
@@ -123,6 +128,8 @@ gw_registry_free (GwRegistry *self)
 {
   if (self == NULL)
     return;
+  g_clear_pointer (&self->db_stmts, g_hash_table_unref);
+  g_clear_pointer (&self->history_stmts, g_hash_table_unref);
   if (self->history)
     sqlite3_close (self->history);
   if (self->db)
@@ -162,6 +169,55 @@ col_text (sqlite3_stmt *stmt,
   const unsigned char *t = sqlite3_column_text (stmt, i);
 
   return t ? g_strdup ((const char *) t) : NULL;
+}
+
+static void
+finalize_stmt (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+/* A cached statement for @sql on @db, reset and unbound. Use it with
+ * step_cached() or reset it after reading, so that it never holds a read
+ * snapshot open between calls. */
+static sqlite3_stmt *
+cached (GwRegistry *self,
+        sqlite3    *db,
+        const char *sql)
+{
+  GHashTable **table = db == self->db ? &self->db_stmts : &self->history_stmts;
+  sqlite3_stmt *stmt;
+
+  if (*table == NULL)
+    *table = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, finalize_stmt);
+  stmt = g_hash_table_lookup (*table, sql);
+  if (stmt != NULL)
+    {
+      sqlite3_clear_bindings (stmt);
+      return stmt;
+    }
+  if (sqlite3_prepare_v3 (db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK)
+    {
+      g_debug ("prepare failed: %s", sqlite3_errmsg (db));
+      return NULL;
+    }
+  g_hash_table_insert (*table, (gpointer) sql, stmt);
+  return stmt;
+}
+
+/* Runs a cached write statement once and resets it. */
+static gboolean
+step_cached (sqlite3       *db,
+             sqlite3_stmt  *stmt,
+             GError       **error)
+{
+  int rc = sqlite3_step (stmt);
+  gboolean ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
+
+  if (!ok)
+    set_sql_error (db, error);
+  sqlite3_reset (stmt);
+  return ok;
 }
 
 static gboolean
@@ -290,9 +346,7 @@ put_entity (GwRegistry         *self,
             gboolean            pending,
             GError            **error)
 {
-  sqlite3_stmt *stmt = NULL;
-
-  sqlite3_prepare_v2 (db,
+  static const char *sql =
     "INSERT INTO entities (pne_id, name, entity_type, manufacturer, model, serial,"
     " descriptor, state, key_mode, key_id, key_issued_at, registered_at, last_seen,"
     " blocked, address, pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -303,7 +357,8 @@ put_entity (GwRegistry         *self,
     " state=excluded.state, key_mode=excluded.key_mode, key_id=excluded.key_id,"
     " key_issued_at=excluded.key_issued_at, registered_at=excluded.registered_at,"
     " last_seen=excluded.last_seen, blocked=excluded.blocked,"
-    " address=excluded.address, pending=excluded.pending", -1, &stmt, NULL);
+    " address=excluded.address, pending=excluded.pending";
+  sqlite3_stmt *stmt = cached (self, db, sql);
 
   if (stmt == NULL)
     return set_sql_error (db, error);
@@ -323,7 +378,7 @@ put_entity (GwRegistry         *self,
   sqlite3_bind_int (stmt, 14, e->blocked ? 1 : 0);
   bind_text (stmt, 15, e->address);
   sqlite3_bind_int (stmt, 16, pending ? 1 : 0);
-  return step_done (self, stmt, error);
+  return step_cached (db, stmt, error);
 }
 
 #define ENTITY_COLUMNS \
@@ -359,7 +414,8 @@ GwEntityInfo *
 gw_registry_get_entity (GwRegistry *self,
                         const char *pne_id)
 {
-  sqlite3_stmt *stmt = prepare (self, "SELECT " ENTITY_COLUMNS " FROM entities WHERE pne_id = ?");
+  sqlite3_stmt *stmt = cached (self, self->db,
+                               "SELECT " ENTITY_COLUMNS " FROM entities WHERE pne_id = ?");
   GwEntityInfo *e = NULL;
 
   if (stmt == NULL)
@@ -367,7 +423,7 @@ gw_registry_get_entity (GwRegistry *self,
   bind_text (stmt, 1, pne_id);
   if (sqlite3_step (stmt) == SQLITE_ROW)
     e = entity_from_row (stmt);
-  sqlite3_finalize (stmt);
+  sqlite3_reset (stmt);
   return e;
 }
 
@@ -475,12 +531,12 @@ gw_registry_record_step (GwRegistry       *self,
                          const GwStepInfo *s,
                          GError          **error)
 {
-  sqlite3_stmt *stmt = NULL;
-
-  if (sqlite3_prepare_v2 (self->history,
+  sqlite3_stmt *stmt = cached (self, self->history,
     "INSERT OR REPLACE INTO flow_steps (flow_id, flow_kind, pne_id, pne_name, step,"
     " outcome, started_at, finished_at, error_code, error_message, detail)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?)", -1, &stmt, NULL) != SQLITE_OK)
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+
+  if (stmt == NULL)
     return set_sql_error (self->history, error);
   sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) s->flow_id);
   sqlite3_bind_int (stmt, 2, s->flow_kind);
@@ -496,13 +552,7 @@ gw_registry_record_step (GwRegistry       *self,
     bind_text (stmt, 9, s->error ? "internal" : NULL);
   bind_text (stmt, 10, s->error ? s->error->message : NULL);
   bind_text (stmt, 11, s->detail);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    {
-      sqlite3_finalize (stmt);
-      return set_sql_error (self->history, error);
-    }
-  sqlite3_finalize (stmt);
-  return TRUE;
+  return step_cached (self->history, stmt, error);
 }
 
 GPtrArray *
@@ -569,20 +619,19 @@ gw_registry_queue_inventory (GwRegistry  *self,
                              const char  *services_json,
                              GError     **error)
 {
-  sqlite3_stmt *stmt = NULL;
-
   /* Safe against a crash of the process (WAL); a power cut may lose the
    * newest entry, which the next connection of the device rewrites. */
-  sqlite3_prepare_v2 (self->history,
+  sqlite3_stmt *stmt = cached (self, self->history,
     "INSERT OR REPLACE INTO inventory_queue (pne_id, state, session_id, services)"
-    " VALUES (?,?,?,?)", -1, &stmt, NULL);
+    " VALUES (?,?,?,?)");
+
   if (stmt == NULL)
     return set_sql_error (self->history, error);
   bind_text (stmt, 1, pne_id);
   bind_text (stmt, 2, state);
   bind_text (stmt, 3, session_id);
   bind_text (stmt, 4, services_json);
-  return step_done (self, stmt, error);
+  return step_cached (self->history, stmt, error);
 }
 
 void
@@ -624,12 +673,10 @@ void
 gw_registry_dequeue_inventory (GwRegistry *self,
                                const char *pne_id)
 {
-  sqlite3_stmt *stmt = NULL;
-
-  sqlite3_prepare_v2 (self->history, "DELETE FROM inventory_queue WHERE pne_id = ?", -1, &stmt, NULL);
+  sqlite3_stmt *stmt = cached (self, self->history, "DELETE FROM inventory_queue WHERE pne_id = ?");
 
   if (stmt == NULL)
     return;
   bind_text (stmt, 1, pne_id);
-  step_done (self, stmt, NULL);
+  step_cached (self->history, stmt, NULL);
 }
