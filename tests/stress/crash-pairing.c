@@ -10,7 +10,10 @@
  *    (figure: orphans on each side after the start-up reconciliation and
  *    the fail-safe).
  *
- *   crash-pairing [--tap] [CYCLES DEVICES]      (harness: 40 4; suite: 4 3)
+ *   crash-pairing [--tap] [CYCLES DEVICES [gateway|server]]
+ *                                   (harness: 30 4; suite: 4 3 gateway)
+ * With "server", the CPNS server is the one killed (and restarted on its
+ * port); the same checks apply, plus the server's integrity_check.
  */
 #include "config.h"
 
@@ -22,6 +25,7 @@
 #include "gw-test-fixture.h"
 
 static guint cycles = 4, devices = 3;
+static gboolean kill_server;
 static Fixture fx;
 
 static GPtrArray *
@@ -55,12 +59,13 @@ contains_str (GPtrArray  *list,
 static void
 test_crash_pairing (void)
 {
-  const char *extra[] = { "--confirm-pairing", "always", "--approve", "always", "--pairing-window", "900", NULL };
   g_autofree char *gw_dir = g_build_filename (fx.dir, "gateway", NULL);
+  g_autoptr(GPtrArray) gw_pending = NULL;
   g_autofree char *registry = g_build_filename (gw_dir, "registry.sqlite", NULL);
   g_autofree char *server_db = g_build_filename (fx.server->dir, "cpns-server.db", NULL);
   g_autoptr(GPtrArray) acked = g_ptr_array_new_with_free_func (g_free);   /* state dirs */
   g_autoptr(GPtrArray) integrity = NULL;
+  g_autoptr(GPtrArray) server_integrity = NULL;
   g_autoptr(GPtrArray) gw_ids = NULL;
   g_autoptr(GPtrArray) srv_ids = NULL;
   guint lost = 0, orphans_server = 0, orphans_gateway = 0, attempted = 0;
@@ -76,14 +81,32 @@ test_crash_pairing (void)
 
       attempted += devices;
       t_sleep (delay);
-      g_subprocess_send_signal (fx.gw->proc, SIGKILL);
-      t_sleep (100);
-      g_clear_pointer (&fx.gw, t_gateway_free);
-      /* The devices see the gateway vanish; they give up or retry. */
-      fx.gw = t_gateway_start (gw_dir, extra);
-      g_free (fx.address);
-      fx.address = g_strdup_printf ("127.0.0.1:%u", fx.gw->port);
-      t_pne_wait (pne, 60000);
+      if (kill_server)
+        {
+          /* The server dies mid-flow and comes back on its port. */
+          g_autofree char *dir = g_strdup (fx.server->dir);
+          guint16 port = fx.server->port;
+
+          g_subprocess_send_signal (fx.server->proc, SIGKILL);
+          t_sleep (300);
+          g_clear_pointer (&fx.server, t_server_free);
+          fx.server = t_server_start (dir, port);
+        }
+      else
+        {
+          g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", fx.gw->port);
+          const char *restart[] = { "--confirm-pairing", "always", "--approve", "always",
+                                    "--pairing-window", "900", "--listen", listen, NULL };
+
+          g_subprocess_send_signal (fx.gw->proc, SIGKILL);
+          t_sleep (100);
+          g_clear_pointer (&fx.gw, t_gateway_free);
+          /* Back on the same port: the devices' retries reach it. */
+          fx.gw = t_gateway_start (gw_dir, restart);
+          g_assert_cmpstr (listen + strlen ("127.0.0.1:"), ==, strchr (fx.address, ':') + 1);
+        }
+      /* Devices still retrying the dead address are stopped after 12 s. */
+      t_pne_wait (pne, 12000);
       for (guint i = 0; i < devices; i++)
         {
           g_autofree char *dir = g_strdup_printf ("%s/pne-%04u", sim, i + 1);
@@ -104,8 +127,15 @@ test_crash_pairing (void)
         g_test_message ("lost: %s", (char *) acked->pdata[i]);
       }
 
+  /* Let the gateway talk to the server (its start-up reconciliation and
+   * fail-safe deletions run with a server session). */
+  t_gateway_send (fx.gw, "connect");
+  g_assert_nonnull (t_gateway_wait_session (fx.gw, "connected", 20000));
+  t_sleep (2000);
   integrity = query_column (registry, "PRAGMA integrity_check");
+  server_integrity = query_column (server_db, "PRAGMA integrity_check");
   gw_ids = query_column (registry, "SELECT pne_id FROM entities WHERE pending = 0");
+  gw_pending = query_column (registry, "SELECT pne_id FROM entities WHERE pending != 0");
   srv_ids = query_column (server_db, "SELECT pne_id FROM entities WHERE state != 'pending' AND state != 'revoked'");
   for (guint i = 0; i < srv_ids->len; i++)
     if (!contains_str (gw_ids, srv_ids->pdata[i]))
@@ -114,12 +144,15 @@ test_crash_pairing (void)
     if (!contains_str (srv_ids, gw_ids->pdata[i]))
       orphans_gateway++;
 
-  g_print ("# FIGURE crash during pairing: %u SIGKILLs, %u pairings attempted, %u acknowledged, %u lost;"
-           " registry integrity %s; server entities unknown to the gateway %u, gateway entities unknown"
-           " to the server %u\n", cycles, attempted, acked->len, lost,
-           integrity->len ? (char *) integrity->pdata[0] : "?", orphans_server, orphans_gateway);
+  g_print ("# FIGURE crash during pairing (%s killed): %u SIGKILLs, %u pairings attempted, %u acknowledged,"
+           " %u lost; integrity: registry %s, server %s; server entities unknown to the gateway %u, gateway"
+           " entities unknown to the server %u (gateway entries still pending %u)\n", kill_server ? "server" : "gateway", cycles, attempted,
+           acked->len, lost, integrity->len ? (char *) integrity->pdata[0] : "?",
+           server_integrity->len ? (char *) server_integrity->pdata[0] : "?", orphans_server, orphans_gateway,
+           gw_pending->len);
   g_assert_cmpuint (lost, ==, 0);
   g_assert_cmpstr (integrity->pdata[0], ==, "ok");
+  g_assert_cmpstr (server_integrity->pdata[0], ==, "ok");
   g_rand_free (rand);
 }
 
@@ -136,6 +169,7 @@ main (int   argc,
       cycles = (guint) g_ascii_strtoull (argv[1], NULL, 10);
       devices = (guint) g_ascii_strtoull (argv[2], NULL, 10);
     }
+  kill_server = argc > 3 && g_str_equal (argv[3], "server");
   fixture_start (&fx, extra);
   g_test_add_func ("/stress/crash-pairing", test_crash_pairing);
   ret = g_test_run ();

@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Issue 7, item 10 (faults mid-flow), the transport part: cpns-gatewayd
+ * reaches cpns-server through a fault-injecting TCP proxy written here
+ * (the invitation names the proxy's port; TLS passes through untouched,
+ * so the server's pin still matches). The proxy reads the TLS record
+ * headers of the client's direction: a client's second application-data
+ * record is its first request after the handshake.
+ *
+ * For each fault, each flow (pairing, connection setup) and each offset
+ * S (the fault hits the S-th new server connection after it is armed, so
+ * successive offsets land on successive protocol steps: session, POST
+ * /entities, key-confirm, /auth, verify, decision, inventory PUT):
+ *  - drop: every open proxied connection is cut when the fault is armed;
+ *    the S-th new one is cut right after its first request reached the
+ *    server (connection dropped after send);
+ *  - restart: cpns-server is SIGKILLed when the S-th new connection's
+ *    first request passed, and restarted on the same port.
+ * Checked per run: the flow ends completed (the device's command exits 0
+ * and the entity is live on the server) or cleanly rolled back (non-zero
+ * exit, no pending entity on the server, no credentials file for a
+ * pairing); at the end: no pending entity; the user saw the pending state
+ * (session "retrying" events with retry_in_s); the retry delays (from
+ * event timestamps) are not all equal (jitter).
+ *
+ *   stress-faults-midflow [--tap] [MAX_OFFSET]   (harness 8, suite 3)
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "gw-test-fixture.h"
+
+typedef enum { FAULT_DROP, FAULT_RESTART, N_FAULTS } Fault;
+static const char *fault_names[] = { "drop", "restart" };
+
+static guint max_offset = 3;
+
+/* ------------------------------------------------------------------ */
+/* The proxy (GThreadedSocketService: one thread per connection). */
+
+typedef struct
+{
+  GMutex     lock;
+  guint16    upstream_port;
+  GPtrArray *open;            /* GSocketConnection (client side) */
+  gint       armed;           /* connections until the faulted one; -1: none */
+  Fault      fault;
+  gint       restart_due;     /* set by a proxy thread, handled by the test */
+  guint      connections;
+} Proxy;
+
+static Proxy proxy;
+
+typedef struct
+{
+  GInputStream  *from;
+  GOutputStream *to;
+} Pump;
+
+static gpointer
+pump_thread (gpointer data)
+{
+  Pump *p = data;
+  char buf[16384];
+  gssize n;
+
+  while ((n = g_input_stream_read (p->from, buf, sizeof buf, NULL, NULL)) > 0)
+    if (!g_output_stream_write_all (p->to, buf, (gsize) n, NULL, NULL, NULL))
+      break;
+  g_output_stream_close (p->to, NULL, NULL);
+  return NULL;
+}
+
+static gboolean
+on_run (GThreadedSocketService *service,
+        GSocketConnection      *client,
+        GObject                *source,
+        gpointer                data)
+{
+  g_autoptr(GSocketClient) sc = g_socket_client_new ();
+  g_autoptr(GSocketConnection) up = NULL;
+  GInputStream *cin = g_io_stream_get_input_stream (G_IO_STREAM (client));
+  GOutputStream *uout;
+  Pump back;
+  GThread *t;
+  gboolean faulted = FALSE;
+  guint app_records = 0;
+  guchar hdr[5];
+  char buf[16384];
+
+  up = g_socket_client_connect_to_host (sc, "127.0.0.1", proxy.upstream_port, NULL, NULL);
+  if (up == NULL)
+    return TRUE;
+  uout = g_io_stream_get_output_stream (G_IO_STREAM (up));
+  g_mutex_lock (&proxy.lock);
+  proxy.connections++;
+  g_ptr_array_add (proxy.open, g_object_ref (client));
+  if (proxy.armed == 0)
+    faulted = TRUE;
+  if (proxy.armed >= 0)
+    proxy.armed--;
+  g_mutex_unlock (&proxy.lock);
+
+  back.from = g_io_stream_get_input_stream (G_IO_STREAM (up));
+  back.to = g_io_stream_get_output_stream (G_IO_STREAM (client));
+  t = g_thread_new ("proxy-back", pump_thread, &back);
+
+  /* Client → server, record by record. */
+  for (;;)
+    {
+      gsize got = 0, len;
+
+      if (!g_input_stream_read_all (cin, hdr, sizeof hdr, &got, NULL, NULL) || got != sizeof hdr)
+        break;
+      len = ((gsize) hdr[3] << 8) | hdr[4];
+      if (len > sizeof buf ||
+          !g_input_stream_read_all (cin, buf, len, &got, NULL, NULL) || got != len)
+        break;
+      if (!g_output_stream_write_all (uout, hdr, sizeof hdr, NULL, NULL, NULL) ||
+          !g_output_stream_write_all (uout, buf, len, NULL, NULL, NULL))
+        break;
+      if (hdr[0] == 23 && ++app_records == 2 && faulted)
+        {
+          if (proxy.fault == FAULT_RESTART)
+            {
+              g_atomic_int_set (&proxy.restart_due, 1);
+              continue;   /* the server goes away under it */
+            }
+          g_usleep (50 * 1000);   /* let the request reach the server */
+          break;
+        }
+    }
+  g_io_stream_close (G_IO_STREAM (up), NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (client), NULL, NULL);
+  g_thread_join (t);
+  g_mutex_lock (&proxy.lock);
+  g_ptr_array_remove_fast (proxy.open, client);
+  g_mutex_unlock (&proxy.lock);
+  return TRUE;
+}
+
+static void
+proxy_arm (Fault fault,
+           gint  offset)
+{
+  g_mutex_lock (&proxy.lock);
+  proxy.fault = fault;
+  proxy.armed = offset;
+  /* Open connections are cut: new ones must be made. */
+  for (guint i = 0; i < proxy.open->len; i++)
+    {
+      GSocket *s = g_socket_connection_get_socket (proxy.open->pdata[i]);
+
+      g_socket_shutdown (s, TRUE, TRUE, NULL);
+    }
+  g_mutex_unlock (&proxy.lock);
+}
+
+static void
+proxy_disarm (void)
+{
+  g_mutex_lock (&proxy.lock);
+  proxy.armed = -1;
+  g_mutex_unlock (&proxy.lock);
+}
+
+/* ------------------------------------------------------------------ */
+
+typedef struct
+{
+  char      *dir;
+  TServer   *server;
+  TGateway  *gw;
+  char      *address;
+  guint16    proxy_port;
+} Env;
+
+static Env env;
+
+static GPtrArray *
+query_column (const char *db_path,
+              const char *sql)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (out, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return out;
+}
+
+/* Runs the device's command, restarting the server when the proxy says
+ * so; its exit code. */
+static int
+run_device (TPne *pne)
+{
+  gint64 end = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (!pne->done && g_get_monotonic_time () < end)
+    {
+      if (g_atomic_int_compare_and_exchange (&proxy.restart_due, 1, 0))
+        {
+          g_autofree char *dir = g_strdup (env.server->dir);
+          guint16 port = env.server->port;
+
+          g_subprocess_send_signal (env.server->proc, SIGKILL);
+          g_clear_pointer (&env.server, t_server_free);
+          env.server = t_server_start (dir, port);
+        }
+      t_sleep (10);
+    }
+  return t_pne_wait (pne, 1000);
+}
+
+static void
+test_faults (void)
+{
+  g_autofree char *server_db = g_build_filename (env.server->dir, "cpns-server.db", NULL);
+  guint completed = 0, rolled_back = 0, runs = 0, retrying = 0;
+  g_autoptr(GArray) delays = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GPtrArray) pending = NULL;
+  gint64 last_retry = 0;
+  guint n = 0;
+  gboolean jitter = FALSE;
+
+  for (guint f = 0; f < N_FAULTS; f++)
+    for (guint flow = 0; flow < 2; flow++)
+      for (guint s = 0; s < max_offset; s++)
+        {
+          g_autofree char *dir = g_strdup_printf ("%s/dev-%u-%u-%u", env.dir, f, flow, s);
+          g_autofree char *creds = g_build_filename (dir, "credentials", NULL);
+          g_autofree char *name = g_strdup_printf ("dev%u%u%u", f, flow, s);
+          g_autoptr(TPne) pne = NULL;
+          int rc;
+
+          if (flow == 1)
+            {
+              /* A paired device, then its full connection setup. */
+              g_assert_cmpint (t_pne_run (PNE_TIMEOUT_MS, "pair", "--gateway", env.address, "--name", name,
+                                          "--type", "sensor", "--yes", "--state-dir", dir, NULL), ==, 0);
+              t_pne_forget_session (dir);
+            }
+          proxy_arm ((Fault) f, (gint) s);
+          if (flow == 0)
+            pne = t_pne_spawn ("pair", "--gateway", env.address, "--name", name, "--type", "sensor",
+                               "--yes", "--state-dir", dir, NULL);
+          else
+            pne = t_pne_spawn ("connect", "--once", "--gateway", env.address, "--state-dir", dir, NULL);
+          rc = run_device (pne);
+          proxy_disarm ();
+          runs++;
+          if (rc == 0)
+            {
+              g_autofree char *id = t_pne_credential (dir, "pne_id");
+              g_autofree char *state = NULL;
+
+              completed++;
+              g_assert_nonnull (id);
+              g_assert_true (wait_server_state (env.server, id, flow ? "disconnected" : "registered", 10000) ||
+                             wait_server_state (env.server, id, "disconnected", 100));
+              state = t_server_entity_state (env.server, id);
+              g_assert_cmpstr (state, !=, "pending");
+            }
+          else
+            {
+              rolled_back++;
+              g_test_message ("%s/%s/offset %u: device exit %d", fault_names[f],
+                              flow ? "connection" : "pairing", s, rc);
+              if (flow == 0)
+                g_assert_false (g_file_test (creds, G_FILE_TEST_EXISTS));
+            }
+          t_sleep (200);
+        }
+
+  /* The user saw the pending state; retry delays from event times. */
+  for (guint i = 0; i < env.gw->events->len; i++)
+    {
+      JsonObject *e = g_ptr_array_index (env.gw->events, i);
+      JsonObject *s;
+      const char *state;
+
+      if (g_strcmp0 (json_object_get_string_member_with_default (e, "type", NULL), "session") != 0)
+        continue;
+      s = json_object_get_object_member (e, "session");
+      state = json_object_get_string_member (s, "state");
+      if (g_strcmp0 (state, "retrying") == 0)
+        {
+          retrying++;
+          g_assert_true (json_object_has_member (s, "retry_in_s"));
+          last_retry = json_object_get_int_member (e, "time");
+        }
+      else if (g_strcmp0 (state, "connecting") == 0 && last_retry)
+        {
+          gint64 d = json_object_get_int_member (e, "time") - last_retry;
+
+          g_array_append_val (delays, d);
+          last_retry = 0;
+        }
+    }
+  for (guint i = 1; i < delays->len; i++)
+    if (ABS (g_array_index (delays, gint64, i) - g_array_index (delays, gint64, 0)) > 20000)
+      jitter = TRUE;
+  pending = query_column (server_db, "SELECT pne_id FROM entities WHERE state = 'pending'");
+  n = delays->len;
+  g_print ("# FIGURE faults mid-flow: %u runs (%u faults × 2 flows × %u offsets) over %u proxied"
+           " connections: %u completed, %u cleanly rolled back, 0 half-done; pending entities on the"
+           " server %u; %u \"retrying\" session events; retry delays (ms):",
+           runs, (guint) N_FAULTS, max_offset, proxy.connections, completed, rolled_back, pending->len,
+           retrying);
+  for (guint i = 0; i < n; i++)
+    g_print (" %" G_GINT64_FORMAT, g_array_index (delays, gint64, i) / 1000);
+  g_print ("\n");
+  g_assert_cmpuint (pending->len, ==, 0);
+  g_assert_cmpuint (completed + rolled_back, ==, runs);
+  g_assert_cmpuint (retrying, >, 0);
+  if (n >= 3)
+    g_assert_true (jitter);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GSocketService) service = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *srv_dir = NULL, *gw_dir = NULL, *invitation = NULL, *real_url = NULL;
+  const char *extra[] = { "--enroll", NULL, "--confirm-pairing", "always", "--approve", "always",
+                          "--pairing-window", "900", "--connect", NULL };
+  JsonObject *e;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  if (argc > 1)
+    max_offset = (guint) g_ascii_strtoull (argv[1], NULL, 10);
+
+  env.dir = t_tmpdir ();
+  srv_dir = g_build_filename (env.dir, "server", NULL);
+  gw_dir = g_build_filename (env.dir, "gateway", NULL);
+  env.server = t_server_start (srv_dir, 0);
+
+  g_mutex_init (&proxy.lock);
+  proxy.open = g_ptr_array_new_with_free_func (g_object_unref);
+  proxy.armed = -1;
+  proxy.upstream_port = env.server->port;
+  service = g_threaded_socket_service_new (16);
+  env.proxy_port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (service), NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (service, "run", G_CALLBACK (on_run), NULL);
+  g_socket_service_start (service);
+
+  /* The invitation names the proxy. */
+  real_url = env.server->url;
+  env.server->url = g_strdup_printf ("https://127.0.0.1:%u", env.proxy_port);
+  invitation = t_server_invite (env.server, "alice");
+  g_free (env.server->url);
+  env.server->url = g_steal_pointer (&real_url);
+  extra[1] = invitation;
+  env.gw = t_gateway_start (gw_dir, extra);
+  e = t_gateway_wait_type (env.gw, "enrollment", 20000);
+  g_assert_nonnull (e);
+  g_assert_false (json_object_has_member (e, "error"));
+  env.address = g_strdup_printf ("127.0.0.1:%u", env.gw->port);
+
+  g_test_add_func ("/stress/faults-midflow", test_faults);
+  ret = g_test_run ();
+
+  g_assert_cmpint (t_gateway_stop (env.gw), ==, 0);
+  g_clear_pointer (&env.gw, t_gateway_free);
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  t_server_stop (env.server);
+  g_clear_pointer (&env.server, t_server_free);
+  g_free (env.address);
+  g_free (env.dir);
+  return ret;
+}
