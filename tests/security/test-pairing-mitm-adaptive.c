@@ -31,8 +31,8 @@
 #include "cpns-crypto.h"
 #include "cpns-tls.h"
 
-#define GRIND 64
-#define NO_COMMIT_RUNS 2
+#define GRIND 16
+#define NO_COMMIT_RUNS 1
 
 static guint runs = 10000, tls_runs = 200;
 static gnutls_certificate_credentials_t server_cred, client_cred;
