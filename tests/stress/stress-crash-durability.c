@@ -297,8 +297,8 @@ run_round (guint      round,
     c->server_kills++;
   else
     c->gateway_kills++;
-  g_test_message ("%.1f s: round %u: %s, kill %s after %u ms", g_get_monotonic_time () / 1e6, round, op_names[op],
-                  kill_server ? "server" : "gateway", delay);
+  g_test_message ("%.1f s: round %u: %s %s, kill %s after %u ms", g_get_monotonic_time () / 1e6, round,
+                  op_names[op], d && d->pne_id ? d->pne_id : "", kill_server ? "server" : "gateway", delay);
 
   switch (op)
     {
@@ -410,7 +410,11 @@ run_round (guint      round,
           {
             restart_server ();
             /* The command keeps going after the server came back. */
-            acked = acked || t_gateway_wait_type (fx.gw, "entity_removed", 25000) != NULL;
+            for (guint i = 0; i < 250 && !acked; i++)
+              {
+                t_sleep (100);
+                acked = seen_event (fx.gw, "entity_removed", d->pne_id);
+              }
           }
         else
           restart_main_gateway ();

@@ -22,7 +22,8 @@
  * (session "retrying" events with retry_in_s); the retry delays (from
  * event timestamps) are not all equal (jitter).
  *
- *   stress-faults-midflow [--tap] [MAX_OFFSET]   (harness 8, suite 3)
+ *   stress-faults-midflow [--tap] [MAX_OFFSET [drop|restart]]
+ *                                       (harness 8, both faults; suite: 2 drop)
  */
 #include "config.h"
 
@@ -37,6 +38,7 @@ typedef enum { FAULT_DROP, FAULT_RESTART, N_FAULTS } Fault;
 static const char *fault_names[] = { "drop", "restart" };
 
 static guint max_offset = 3;
+static guint first_fault = 0, last_fault = N_FAULTS - 1;
 
 /* ------------------------------------------------------------------ */
 /* The proxy (GThreadedSocketService: one thread per connection). */
@@ -231,8 +233,9 @@ test_faults (void)
   gint64 last_retry = 0;
   guint n = 0;
   gboolean jitter = FALSE;
+  g_autoptr(GString) retry_in = g_string_new (NULL);
 
-  for (guint f = 0; f < N_FAULTS; f++)
+  for (guint f = first_fault; f <= last_fault; f++)
     for (guint flow = 0; flow < 2; flow++)
       for (guint s = 0; s < max_offset; s++)
         {
@@ -255,6 +258,8 @@ test_faults (void)
                                "--yes", "--state-dir", dir, NULL);
           else
             pne = t_pne_spawn ("connect", "--once", "--gateway", env.address, "--state-dir", dir, NULL);
+          g_test_message ("%.1f s: %s/%s/offset %u", g_get_monotonic_time () / 1e6, fault_names[f],
+                          flow ? "connection" : "pairing", s);
           rc = run_device (pne);
           proxy_disarm ();
           runs++;
@@ -296,6 +301,7 @@ test_faults (void)
         {
           retrying++;
           g_assert_true (json_object_has_member (s, "retry_in_s"));
+          g_string_append_printf (retry_in, " %" G_GINT64_FORMAT, json_object_get_int_member (s, "retry_in_s"));
           last_retry = json_object_get_int_member (e, "time");
         }
       else if (g_strcmp0 (state, "connecting") == 0 && last_retry)
@@ -311,14 +317,14 @@ test_faults (void)
       jitter = TRUE;
   pending = query_column (server_db, "SELECT pne_id FROM entities WHERE state = 'pending'");
   n = delays->len;
-  g_print ("# FIGURE faults mid-flow: %u runs (%u faults × 2 flows × %u offsets) over %u proxied"
+  g_print ("# FIGURE faults mid-flow: %u runs (%u faults x 2 flows x %u offsets) over %u proxied"
            " connections: %u completed, %u cleanly rolled back, 0 half-done; pending entities on the"
            " server %u; %u \"retrying\" session events; retry delays (ms):",
-           runs, (guint) N_FAULTS, max_offset, proxy.connections, completed, rolled_back, pending->len,
+           runs, last_fault - first_fault + 1, max_offset, proxy.connections, completed, rolled_back, pending->len,
            retrying);
   for (guint i = 0; i < n; i++)
     g_print (" %" G_GINT64_FORMAT, g_array_index (delays, gint64, i) / 1000);
-  g_print ("\n");
+  g_print ("; announced retry_in_s:%s\n", retry_in->str);
   g_assert_cmpuint (pending->len, ==, 0);
   g_assert_cmpuint (completed + rolled_back, ==, runs);
   g_assert_cmpuint (retrying, >, 0);
@@ -341,6 +347,12 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
   if (argc > 1)
     max_offset = (guint) g_ascii_strtoull (argv[1], NULL, 10);
+  if (argc > 2)
+    {
+      for (guint f = 0; f < N_FAULTS; f++)
+        if (g_str_equal (argv[2], fault_names[f]))
+          first_fault = last_fault = f;
+    }
 
   env.dir = t_tmpdir ();
   srv_dir = g_build_filename (env.dir, "server", NULL);
@@ -376,7 +388,6 @@ main (int   argc,
   g_assert_cmpint (t_gateway_stop (env.gw), ==, 0);
   g_clear_pointer (&env.gw, t_gateway_free);
   g_socket_service_stop (service);
-  g_socket_listener_close (G_SOCKET_LISTENER (service));
   t_server_stop (env.server);
   g_clear_pointer (&env.server, t_server_free);
   g_free (env.address);
