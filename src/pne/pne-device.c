@@ -888,6 +888,11 @@ pne_device_start_connection (PneDevice *self)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
 
+  /* CPNS-1 runs between neighbours on the local network: no proxy. With
+   * the default (enabled), every connection first asked the system proxy
+   * resolver on a worker thread, a thread hop and a configuration lookup
+   * on the path of every setup and resume. */
+  g_socket_client_set_enable_proxy (client, FALSE);
   if (self->loopback_source != NULL && is_loopback_host (self->address))
     {
       g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (self->loopback_source);
