@@ -1029,9 +1029,11 @@ on_enroll_reply (GwServerSession *self,
   gw_registry_set_setting (core->registry, "server_url", core->server_url, NULL);
   gw_registry_set_setting (core->registry, "pin_sha256", core->pin_sha256, NULL);
   gw_registry_set_setting (core->registry, "user_id", core->user_id, NULL);
-  gw_registry_set_setting (core->registry, "gateway_id", core->gateway_id, NULL);
   gw_registry_set_setting (core->registry, "pn_id", core->pn_id, NULL);
   gw_registry_set_setting (core->registry, "gateway_name", core->gateway_name, NULL);
+  /* Last: a start-up with gateway_id stored counts as enrolled, so a
+   * crash between these writes must not leave it without the others. */
+  gw_registry_set_setting (core->registry, "gateway_id", core->gateway_id, NULL);
   self->state = GW_SESSION_DISCONNECTED;
   e->func (NULL, e->data);
   enroll_free (e);
