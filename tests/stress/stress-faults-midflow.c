@@ -270,10 +270,12 @@ test_faults (void)
 
               completed++;
               g_assert_nonnull (id);
-              g_assert_true (wait_server_state (env.server, id, flow ? "disconnected" : "registered", 10000) ||
-                             wait_server_state (env.server, id, "disconnected", 100));
+              /* Live on the server (the live state itself may lag: an
+               * inventory PUT cut by the proxy is sent again later). */
               state = t_server_entity_state (env.server, id);
+              g_assert_nonnull (state);
               g_assert_cmpstr (state, !=, "pending");
+              g_assert_cmpstr (state, !=, "revoked");
             }
           else
             {
