@@ -133,6 +133,25 @@ static void channel_pump (CpnsTlsChannel *self);
 /* ------------------------------------------------------------------ */
 /* Transport */
 
+/* Tells GnuTLS why a transport call returned -1: EAGAIN when the socket
+ * would block, else @hard_errno, keeping the GError for the "closed" report. */
+static ssize_t
+transport_failed (CpnsTlsChannel *self,
+                  GError        **error,
+                  int             hard_errno)
+{
+  if (*error == NULL || g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    {
+      g_clear_error (error);
+      gnutls_transport_set_errno (self->session, EAGAIN);
+      return -1;
+    }
+  g_clear_error (&self->transport_error);
+  self->transport_error = g_steal_pointer (error);
+  gnutls_transport_set_errno (self->session, hard_errno);
+  return -1;
+}
+
 static ssize_t
 channel_pull (gnutls_transport_ptr_t  ptr,
               void                   *buf,
@@ -145,18 +164,7 @@ channel_pull (gnutls_transport_ptr_t  ptr,
   n = g_pollable_input_stream_read_nonblocking (self->in, buf, len, NULL, &error);
   if (n >= 0)
     return n;
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-    {
-      gnutls_transport_set_errno (self->session, EAGAIN);
-    }
-  else
-    {
-      g_clear_error (&self->transport_error);
-      self->transport_error = g_steal_pointer (&error);
-      gnutls_transport_set_errno (self->session, ECONNRESET);
-    }
-  return -1;
+  return transport_failed (self, &error, ECONNRESET);
 }
 
 static ssize_t
@@ -171,18 +179,7 @@ channel_push (gnutls_transport_ptr_t  ptr,
   n = g_pollable_output_stream_write_nonblocking (self->out, buf, len, NULL, &error);
   if (n >= 0)
     return n;
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-    {
-      gnutls_transport_set_errno (self->session, EAGAIN);
-    }
-  else
-    {
-      g_clear_error (&self->transport_error);
-      self->transport_error = g_steal_pointer (&error);
-      gnutls_transport_set_errno (self->session, EPIPE);
-    }
-  return -1;
+  return transport_failed (self, &error, EPIPE);
 }
 
 /* A whole flight (several records) in one writev, so that the handshake
@@ -210,14 +207,9 @@ channel_vec_push (gnutls_transport_ptr_t  ptr,
     case G_POLLABLE_RETURN_OK:
       return (ssize_t) written;
     case G_POLLABLE_RETURN_WOULD_BLOCK:
-      gnutls_transport_set_errno (self->session, EAGAIN);
-      return -1;
     case G_POLLABLE_RETURN_FAILED:
     default:
-      g_clear_error (&self->transport_error);
-      self->transport_error = g_steal_pointer (&error);
-      gnutls_transport_set_errno (self->session, EPIPE);
-      return -1;
+      return transport_failed (self, &error, EPIPE);
     }
 }
 
