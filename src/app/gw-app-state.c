@@ -381,6 +381,13 @@ handle_enrollment (GwAppState    *self,
                 _("Done"), FALSE, NULL, NULL);
   handle_session (self, event);
   g_signal_emit (self, signals[ENROLLMENT_DONE], 0, NULL);
+
+  /* Only this app's own request enrolls (first-run page, --enroll):
+   * the person just asked to join the network, so joining it is their
+   * trigger I of step 1. Later starts stay as they are: the session
+   * opens on Connect or when a device needs the server (trigger II). */
+  if (self->session.state == GW_SESSION_DISCONNECTED)
+    gw_app_state_send (self, gw_command_new (GW_COMMAND_CONNECT));
 }
 
 static void

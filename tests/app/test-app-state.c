@@ -69,6 +69,42 @@ test_session_states (void)
   }
 }
 
+/* A successful enrollment opens the session (the person asked to join);
+ * a failed one, or an enrolled gateway starting up, sends nothing. */
+static void
+test_enrollment_connects (void)
+{
+  g_autoptr(GwAppState) state = gw_app_state_new ();
+  g_autoptr(GPtrArray) commands = g_ptr_array_new_with_free_func ((GDestroyNotify) gw_command_unref);
+  GwEvent *event;
+
+  g_signal_connect (state, "command", G_CALLBACK (on_command), commands);
+
+  event = gw_event_new (GW_EVENT_ENROLLMENT);
+  event->error = g_error_new_literal (CPNS_ERROR, CPNS_ERROR_UNAUTHORIZED, "code used");
+  feed (state, event);
+  g_assert_cmpuint (commands->len, ==, 0);
+  g_assert_false (gw_app_state_get_enrolled (state));
+
+  event = gw_test_session_event (GW_SESSION_DISCONNECTED, 0, -1);
+  event->type = GW_EVENT_ENROLLMENT;
+  feed (state, event);
+  g_assert_true (gw_app_state_get_enrolled (state));
+  g_assert_cmpuint (commands->len, ==, 1);
+  g_assert_cmpint (((GwCommand *) commands->pdata[0])->type, ==, GW_COMMAND_CONNECT);
+
+  /* A later start reports the session (disconnected): no connect of its own. */
+  {
+    g_autoptr(GwAppState) later = gw_app_state_new ();
+    g_autoptr(GPtrArray) later_commands = g_ptr_array_new_with_free_func ((GDestroyNotify) gw_command_unref);
+
+    g_signal_connect (later, "command", G_CALLBACK (on_command), later_commands);
+    feed (later, gw_test_session_event (GW_SESSION_DISCONNECTED, 0, -1));
+    g_assert_true (gw_app_state_get_enrolled (later));
+    g_assert_cmpuint (later_commands->len, ==, 0);
+  }
+}
+
 static void
 test_prompts (void)
 {
@@ -285,6 +321,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/app-state/session", test_session_states);
+  g_test_add_func ("/app-state/enrollment-connects", test_enrollment_connects);
   g_test_add_func ("/app-state/prompts", test_prompts);
   g_test_add_func ("/app-state/entities", test_entities);
   g_test_add_func ("/app-state/flow-timeline", test_flow_timeline);

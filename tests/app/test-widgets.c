@@ -250,6 +250,8 @@ test_first_run (Fixture       *f,
   ok->type = GW_EVENT_ENROLLMENT;
   gw_app_state_handle_event (f->state, ok);
   g_assert_cmpstr (gw_window_get_visible_page (f->window), ==, "network");
+  /* Joining the network was the person's request: the session opens at once. */
+  g_assert_cmpint (last_command (f)->type, ==, GW_COMMAND_CONNECT);
 }
 
 /* ---- network page ------------------------------------------------------ */
