@@ -242,6 +242,18 @@ gw_entity_state_to_string (GwEntityState state)
 }
 
 const char *
+gw_tls_failure_to_string (GwTlsFailureClass failure)
+{
+  static const char *names[] = {
+    NULL, "expired", "not_yet_valid", "wrong_host", "unknown_ca", "pin_mismatch", "handshake",
+  };
+
+  if ((guint) failure < G_N_ELEMENTS (names))
+    return names[failure];
+  return "handshake";
+}
+
+const char *
 gw_flow_kind_to_string (GwFlowKind kind)
 {
   static const char *names[] = { "pairing", "connection", "resume", "rekey", "remove" };
@@ -287,10 +299,13 @@ add_int (JsonBuilder *b,
   json_builder_add_int_value (b, value);
 }
 
+/* @session, when given, supplies the failure class of a TLS error:
+ * "class", and the refused certificate's dates when known. */
 static void
-add_error (JsonBuilder  *b,
-           const char   *name,
-           const GError *error)
+add_error (JsonBuilder         *b,
+           const char          *name,
+           const GError        *error,
+           const GwSessionInfo *session)
 {
   const char *code = NULL;
 
@@ -302,6 +317,16 @@ add_error (JsonBuilder  *b,
   json_builder_begin_object (b);
   add_string (b, "code", code ? code : "internal");
   add_string (b, "message", error->message);
+  if (session && session->tls_failure != GW_TLS_FAILURE_NONE &&
+      (g_error_matches (error, CPNS_ERROR, CPNS_ERROR_TLS_FAILED) ||
+       g_error_matches (error, CPNS_ERROR, CPNS_ERROR_PIN_MISMATCH)))
+    {
+      add_string (b, "class", gw_tls_failure_to_string (session->tls_failure));
+      if (session->cert_not_before)
+        add_int (b, "cert_not_before", session->cert_not_before);
+      if (session->cert_not_after)
+        add_int (b, "cert_not_after", session->cert_not_after);
+    }
   json_builder_end_object (b);
 }
 
@@ -334,7 +359,7 @@ gw_event_to_json (const GwEvent *event)
       if (s->state == GW_SESSION_RETRYING)
         add_int (b, "retry_in_s", s->retry_in_s);
       add_string (b, "pin_sha256", s->pin_sha256);
-      add_error (b, "last_error", s->last_error);
+      add_error (b, "last_error", s->last_error, s);
       json_builder_end_object (b);
     }
   if (event->pairing_window)
@@ -377,7 +402,7 @@ gw_event_to_json (const GwEvent *event)
       add_string (b, "outcome", gw_step_outcome_to_string (s->outcome));
       add_int (b, "started_at", s->started_at);
       add_int (b, "finished_at", s->finished_at);
-      add_error (b, "error", s->error);
+      add_error (b, "error", s->error, NULL);
       add_string (b, "detail", s->detail);
       json_builder_end_object (b);
     }
@@ -442,7 +467,7 @@ gw_event_to_json (const GwEvent *event)
       add_string (b, "address", e->address);
       json_builder_end_object (b);
     }
-  add_error (b, "error", event->error);
+  add_error (b, "error", event->error, event->session);
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);

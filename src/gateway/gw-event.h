@@ -107,6 +107,19 @@ typedef enum
   GW_EVENT_STOPPED,             /* the engine thread is about to exit */
 } GwEventType;
 
+/* Why the TLS handshake with the server failed (a tls_failed or
+ * pin_mismatch error). "expired" etc. in --events json. */
+typedef enum
+{
+  GW_TLS_FAILURE_NONE,
+  GW_TLS_FAILURE_EXPIRED,
+  GW_TLS_FAILURE_NOT_YET_VALID,
+  GW_TLS_FAILURE_WRONG_HOST,
+  GW_TLS_FAILURE_UNKNOWN_CA,      /* includes self-signed without pin */
+  GW_TLS_FAILURE_PIN_MISMATCH,
+  GW_TLS_FAILURE_HANDSHAKE,       /* anything else */
+} GwTlsFailureClass;
+
 typedef struct
 {
   GwSessionState state;
@@ -120,6 +133,12 @@ typedef struct
   guint    retry_in_s;      /* RETRYING only */
   char    *pin_sha256;      /* pinned server certificate, or NULL */
   GError  *last_error;      /* CPNS_ERROR; NULL if none */
+  /* The class of the most recent tls_failed / pin_mismatch error of a
+   * request to the server (last_error, or the enrollment event's error),
+   * and the refused certificate's validity period (unix s; 0 unknown). */
+  GwTlsFailureClass tls_failure;
+  gint64   cert_not_before;
+  gint64   cert_not_after;
 } GwSessionInfo;
 
 typedef struct
@@ -217,6 +236,7 @@ const char   *gw_step_to_string        (GwStep         step);   /* "1" "2" "3a" 
 const char   *gw_step_outcome_to_string (GwStepOutcome outcome);
 const char   *gw_session_state_to_string (GwSessionState state);
 const char   *gw_entity_state_to_string (GwEntityState state);
+const char   *gw_tls_failure_to_string  (GwTlsFailureClass failure);  /* "expired" … NULL for NONE */
 /* One JSON object on one line (for cpns-gatewayd --events json). Holds no secret. */
 char         *gw_event_to_json         (const GwEvent *event);
 

@@ -47,6 +47,10 @@ struct _GwServerSession
   guint8                   nonce_g[CPNS_NONCE_LEN];
   guint8                   secret[CPNS_KEY_LEN];
   gboolean                 have_secret;
+  /* The last TLS failure of a request (GwSessionInfo.tls_failure). */
+  GwTlsFailureClass        tls_failure;
+  gint64                   cert_not_before;
+  gint64                   cert_not_after;
 };
 
 static void start_connect (GwServerSession *self);
@@ -223,6 +227,9 @@ gw_server_session_dup_info (GwServerSession *self)
   info->retry_in_s = self->retry_in_s;
   info->pin_sha256 = g_strdup (core->pin_sha256);
   info->last_error = self->last_error ? g_error_copy (self->last_error) : NULL;
+  info->tls_failure = self->tls_failure;
+  info->cert_not_before = self->cert_not_before;
+  info->cert_not_after = self->cert_not_after;
   return info;
 }
 
@@ -254,6 +261,8 @@ typedef struct
   SoupMessage     *msg;
   HttpDone         done;
   gpointer         data;
+  GTlsCertificateFlags tls_errors;   /* of a refused server certificate */
+  GTlsCertificate *tls_cert;
 } Http;
 
 static GError *
@@ -262,12 +271,15 @@ transport_error (GwServerSession *self,
 {
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return g_error_copy (error);
-  if (error->domain == G_TLS_ERROR && self->core->pin_sha256)
-    return gw_error_new_advice (CPNS_ERROR_PIN_MISMATCH,
-                                "The server's certificate does not match the pin of the invitation");
   if (error->domain == G_TLS_ERROR)
-    return gw_error_new_advice (CPNS_ERROR_TLS_FAILED,
-                                "The server's certificate could not be verified");
+    {
+      /* The class was recorded by record_tls_failure(). */
+      g_autofree char *what = gw_tls_failure_describe (self->tls_failure, self->cert_not_before,
+                                                       self->cert_not_after, error->message);
+
+      return gw_error_new_advice (self->tls_failure == GW_TLS_FAILURE_PIN_MISMATCH
+                                  ? CPNS_ERROR_PIN_MISMATCH : CPNS_ERROR_TLS_FAILED, what);
+    }
   {
     g_autofree char *what = g_strdup_printf ("The CPNS server could not be reached (%s)",
                                              error->message);
@@ -289,6 +301,44 @@ wipe_bytes (GBytes *bytes)
   g_free (data);
 }
 
+/* A refused certificate: keep what the handshake said for the error. */
+static gboolean
+on_accept_certificate (SoupMessage          *msg,
+                       GTlsCertificate      *certificate,
+                       GTlsCertificateFlags  errors,
+                       gpointer              user_data)
+{
+  Http *http = user_data;
+
+  http->tls_errors = errors;
+  g_set_object (&http->tls_cert, certificate);
+  return FALSE;
+}
+
+static void
+record_tls_failure (GwServerSession *self,
+                    Http            *http,
+                    const GError    *error)
+{
+  GTlsCertificateFlags flags = http->tls_errors;
+
+  self->tls_failure = GW_TLS_FAILURE_NONE;
+  self->cert_not_before = self->cert_not_after = 0;
+  if (error == NULL || error->domain != G_TLS_ERROR)
+    return;
+  if (flags == 0 && g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE))
+    flags = G_TLS_CERTIFICATE_UNKNOWN_CA;
+  self->tls_failure = gw_tls_failure_classify (flags, http->tls_cert, self->core->pin_sha256 != NULL);
+  if (http->tls_cert)
+    {
+      g_autoptr(GDateTime) not_before = g_tls_certificate_get_not_valid_before (http->tls_cert);
+      g_autoptr(GDateTime) not_after = g_tls_certificate_get_not_valid_after (http->tls_cert);
+
+      self->cert_not_before = not_before ? g_date_time_to_unix (not_before) : 0;
+      self->cert_not_after = not_after ? g_date_time_to_unix (not_after) : 0;
+    }
+}
+
 static void
 on_http_done (GObject      *source,
               GAsyncResult *result,
@@ -298,6 +348,8 @@ on_http_done (GObject      *source,
   g_autoptr(GError) error = NULL;
   GBytes *body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
 
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    record_tls_failure (http->self, http, error);
   if (error)
     {
       g_autoptr(GError) mapped = transport_error (http->self, error);
@@ -305,7 +357,9 @@ on_http_done (GObject      *source,
     }
   else
     http->done (http->self, soup_message_get_status (http->msg), body, NULL, http->data);
+  g_signal_handlers_disconnect_by_data (http->msg, http);
   g_object_unref (http->msg);
+  g_clear_object (&http->tls_cert);
   wipe_bytes (body);
   g_free (http);
 }
@@ -344,6 +398,7 @@ http_send (GwServerSession *self,
    * Our requests are safe to send on a kept connection: a server that
    * closed it idle never saw the request. */
   soup_message_add_flags (http->msg, SOUP_MESSAGE_IDEMPOTENT);
+  g_signal_connect (http->msg, "accept-certificate", G_CALLBACK (on_accept_certificate), http);
   if (authenticated && self->token)
     {
       g_autofree char *auth = g_strconcat ("Bearer ", self->token, NULL);

@@ -157,8 +157,13 @@ on_event (GwEvent  *event,
       d->enrolling = FALSE;
       if (event->error)
         {
+          const char *tls_class = event->session && (g_error_matches (event->error, CPNS_ERROR, CPNS_ERROR_TLS_FAILED) ||
+                                                     g_error_matches (event->error, CPNS_ERROR, CPNS_ERROR_PIN_MISMATCH))
+                                  ? gw_tls_failure_to_string (event->session->tls_failure) : NULL;
+
           if (!d->json)
-            g_printerr ("cpns-gatewayd: enrollment failed: %s\n", event->error->message);
+            g_printerr ("cpns-gatewayd: enrollment failed%s%s%s: %s\n", tls_class ? " (" : "",
+                        tls_class ? tls_class : "", tls_class ? ")" : "", event->error->message);
           d->exit_code = EXIT_ENROLLMENT;
           g_main_loop_quit (d->loop);
           return;
