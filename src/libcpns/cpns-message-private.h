@@ -104,6 +104,14 @@ JsonObject       *cpns_schema_known_members (const CpnsSchema  *schema,
                                              JsonObject        *object,
                                              gboolean           keep_header);
 
+/* json-glib's parse of @text (NUL-terminated, @len bytes before the NUL)
+ * that also refuses an object with a repeated key, at any depth: NULL and
+ * BAD_REQUEST "duplicate key \"name\"" (or "malformed JSON"). Run
+ * cpns_json_check_limits() first. */
+JsonParser       *cpns_json_parse_unique    (const char        *text,
+                                             gsize              len,
+                                             GError           **error);
+
 /* Wipes every string value held under a secret field name, recursively. */
 void              cpns_json_wipe_secrets    (JsonObject        *object);
 gboolean          cpns_field_name_is_secret (const char        *name);

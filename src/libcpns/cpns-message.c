@@ -521,9 +521,7 @@ parse_object (const char  *data,
               GError     **error)
 {
   g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) local_error = NULL;
   char *copy;
-  gboolean ok;
   JsonNode *root;
 
   if (!cpns_json_check_limits (data, len, max_size, error))
@@ -544,16 +542,11 @@ parse_object (const char  *data,
   copy = g_malloc (len + 1);
   memcpy (copy, data, len);
   copy[len] = '\0';
-  parser = json_parser_new ();
-  ok = json_parser_load_from_data (parser, copy, (gssize) len, &local_error);
+  parser = cpns_json_parse_unique (copy, len, error);
   cpns_wipe (copy, len);
   g_free (copy);
-
-  if (!ok)
-    {
-      g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST, "bad_request: malformed JSON");
-      return NULL;
-    }
+  if (parser == NULL)
+    return NULL;
 
   root = json_parser_get_root (parser);
   if (root == NULL)
