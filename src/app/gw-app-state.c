@@ -29,6 +29,7 @@ struct _GwAppState
   GwFlowItem    *active_flow;
 
   GwSessionInfo  session;
+  GwSessionInfo  enrollment;       /* the session as the last failed enrollment left it */
   gint64         retry_at_us;      /* RETRYING: when the next attempt is due */
   guint          retry_in;
 
@@ -117,6 +118,7 @@ gw_app_state_finalize (GObject *object)
   GwAppState *self = GW_APP_STATE (object);
 
   session_info_clear (&self->session);
+  session_info_clear (&self->enrollment);
   G_OBJECT_CLASS (gw_app_state_parent_class)->finalize (object);
 }
 
@@ -353,11 +355,13 @@ handle_session (GwAppState    *self,
   ensure_tick (self);
 
   if (old != s->state)
-    log_activity (self, event->time, "session", NULL, s->server_name ? s->server_name : _("Server"),
-                  _("Server session"), session_state_words (s->state),
-                  s->last_error != NULL,
-                  s->last_error ? gw_error_text (s->last_error) : NULL,
-                  error_code_name (s->last_error));
+    {
+      g_autofree char *text = s->last_error ? gw_error_text_for_session (s->last_error, s) : NULL;
+
+      log_activity (self, event->time, "session", NULL, s->server_name ? s->server_name : _("Server"),
+                    _("Server session"), session_state_words (s->state),
+                    s->last_error != NULL, text, error_code_name (s->last_error));
+    }
   if (old != GW_SESSION_CONNECTED && s->state == GW_SESSION_CONNECTED && old != GW_SESSION_NOT_ENROLLED)
     {
       g_autofree char *text = g_strdup_printf (_("Connected to %s"), s->server_name ? s->server_name : "");
@@ -372,8 +376,15 @@ handle_enrollment (GwAppState    *self,
 {
   if (event->error != NULL)
     {
+      g_autofree char *text = NULL;
+
+      if (event->session)
+        session_info_copy (&self->enrollment, event->session);
+      else
+        session_info_clear (&self->enrollment);
+      text = gw_error_text_for_session (event->error, &self->enrollment);
       log_activity (self, event->time, "enrollment", NULL, _("This gateway"), _("Enrollment"),
-                    _("Failed"), TRUE, gw_error_text (event->error), error_code_name (event->error));
+                    _("Failed"), TRUE, text, error_code_name (event->error));
       g_signal_emit (self, signals[ENROLLMENT_DONE], 0, event->error);
       return;
     }
@@ -812,6 +823,7 @@ GListModel *gw_app_state_get_activity (GwAppState *self) { return G_LIST_MODEL (
 GwFlowItem *gw_app_state_get_active_flow (GwAppState *self) { return self->active_flow; }
 GwSessionState gw_app_state_get_session_state (GwAppState *self) { return self->session.state; }
 const GwSessionInfo *gw_app_state_get_session (GwAppState *self) { return &self->session; }
+const GwSessionInfo *gw_app_state_get_enrollment_failure (GwAppState *self) { return &self->enrollment; }
 gboolean gw_app_state_get_enrolled (GwAppState *self) { return self->session.state != GW_SESSION_NOT_ENROLLED; }
 gboolean gw_app_state_get_pairing_open (GwAppState *self) { return self->pairing_open; }
 guint gw_app_state_get_pairing_remaining (GwAppState *self) { return self->pairing_remaining; }

@@ -49,6 +49,8 @@ GwFlowItem     *gw_app_state_get_active_flow      (GwAppState     *self);
 GwSessionState  gw_app_state_get_session_state    (GwAppState     *self);
 /* The last session snapshot (never NULL; fields may be NULL). */
 const GwSessionInfo *gw_app_state_get_session     (GwAppState     *self);
+/* The session info of the last failed enrollment (its TLS failure class). */
+const GwSessionInfo *gw_app_state_get_enrollment_failure (GwAppState *self);
 gboolean        gw_app_state_get_enrolled         (GwAppState     *self);
 gboolean        gw_app_state_get_pairing_open     (GwAppState     *self);
 guint           gw_app_state_get_pairing_remaining (GwAppState    *self);

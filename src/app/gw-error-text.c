@@ -81,6 +81,57 @@ gw_error_text (const GError *error)
   return _("An unexpected error happened. Retry; if it persists, check the logs.");
 }
 
+/* "3 March 2026", in local time. */
+static char *
+format_day (gint64 unix_s)
+{
+  g_autoptr(GDateTime) dt = unix_s ? g_date_time_new_from_unix_local (unix_s) : NULL;
+
+  if (dt == NULL)
+    return NULL;
+  /* Translators: a date inside a sentence ("expired on 3 March 2026"),
+   * in g_date_time_format() notation: %-d day, %B month name, %Y year. */
+  /* xgettext:no-c-format */
+  return g_date_time_format (dt, _("%-d %B %Y"));
+}
+
+char *
+gw_error_text_for_session (const GError        *error,
+                           const GwSessionInfo *session)
+{
+  g_autofree char *day = NULL;
+
+  if (session == NULL ||
+      !(g_error_matches (error, CPNS_ERROR, CPNS_ERROR_TLS_FAILED) ||
+        g_error_matches (error, CPNS_ERROR, CPNS_ERROR_PIN_MISMATCH)))
+    return g_strdup (gw_error_text (error));
+  switch (session->tls_failure)
+    {
+    case GW_TLS_FAILURE_EXPIRED:
+      day = format_day (session->cert_not_after);
+      if (day)
+        /* Translators: %s is a date ("3 March 2026") */
+        return g_strdup_printf (_("The server’s certificate expired on %s. Ask the server’s administrator to renew it."), day);
+      return g_strdup (_("The server’s certificate has expired. Ask the server’s administrator to renew it."));
+    case GW_TLS_FAILURE_NOT_YET_VALID:
+      day = format_day (session->cert_not_before);
+      if (day)
+        /* Translators: %s is a date ("3 March 2026") */
+        return g_strdup_printf (_("The server’s certificate is only valid from %s. Check the date and time of this computer; if they are right, ask the server’s administrator to fix the certificate."), day);
+      return g_strdup (_("The server’s certificate is not valid yet. Check the date and time of this computer; if they are right, ask the server’s administrator to fix the certificate."));
+    case GW_TLS_FAILURE_WRONG_HOST:
+      return g_strdup (_("The server’s certificate was issued for another address. Check the server address; if it is right, ask the server’s administrator for a certificate that names it."));
+    case GW_TLS_FAILURE_UNKNOWN_CA:
+      return g_strdup (_("The server’s certificate is self-signed or from an unknown authority, so its identity cannot be checked. Ask your operator for an invitation with the server’s fingerprint."));
+    case GW_TLS_FAILURE_PIN_MISMATCH:
+      return g_strdup (gw_error_text_for_code (CPNS_ERROR_PIN_MISMATCH));
+    case GW_TLS_FAILURE_HANDSHAKE:
+    case GW_TLS_FAILURE_NONE:
+    default:
+      return g_strdup (gw_error_text (error));
+    }
+}
+
 gboolean
 gw_error_is_retryable (const GError *error)
 {

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 #include "cpns-error.h"
+#include "gw-event.h"
 
 G_BEGIN_DECLS
 
@@ -11,6 +12,11 @@ G_BEGIN_DECLS
 const char *gw_error_text_for_code (CpnsErrorCode  code);
 /* The sentence for @error when it is in CPNS_ERROR, else a generic one. */
 const char *gw_error_text          (const GError  *error);
+/* The sentence for @error; for tls_failed and pin_mismatch, the sentence
+ * of @session's TLS failure class (expired, wrong host…), with the
+ * certificate's date when known. @session may be NULL. */
+char       *gw_error_text_for_session (const GError        *error,
+                                       const GwSessionInfo *session);
 /* Whether retrying the same thing can help. */
 gboolean    gw_error_is_retryable  (const GError  *error);
 

@@ -237,6 +237,7 @@ on_enrollment_done (GwFirstRunPage *self,
 {
   guint failed;
   const char *what;
+  g_autofree char *detail = NULL;
   g_autofree char *text = NULL;
 
   set_busy (self, FALSE);
@@ -258,8 +259,11 @@ on_enrollment_done (GwFirstRunPage *self,
       failed = STEP_REACH;
       what = _("Server unreachable.");
       break;
-    case CPNS_ERROR_PIN_MISMATCH:
     case CPNS_ERROR_TLS_FAILED:
+      failed = STEP_IDENTITY;
+      what = _("Certificate refused.");
+      break;
+    case CPNS_ERROR_PIN_MISMATCH:
     case CPNS_ERROR_SERVER_AUTH_FAILED:
       failed = STEP_IDENTITY;
       what = _("Certificate mismatch.");
@@ -275,7 +279,8 @@ on_enrollment_done (GwFirstRunPage *self,
     }
   for (guint i = 0; i < N_STEPS; i++)
     set_step (self, i, i < failed ? ROW_DONE : i == failed ? ROW_FAILED : ROW_PENDING);
-  text = g_strdup_printf ("%s %s", what, gw_error_text (error));
+  detail = gw_error_text_for_session (error, gw_app_state_get_enrollment_failure (self->state));
+  text = g_strdup_printf ("%s %s", what, detail);
   show_error (self, text);
 }
 

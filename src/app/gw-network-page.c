@@ -58,8 +58,8 @@ update_session (GwNetworkPage *self)
     case GW_SESSION_DISCONNECTED:
       /* Translators: %s is the server's host name */
       title = g_strdup_printf (_("Not connected to %s"), server);
-      subtitle = g_strdup (s->last_error ? gw_error_text (s->last_error)
-                                         : _("Connect to let devices join and connect."));
+      subtitle = s->last_error ? gw_error_text_for_session (s->last_error, s)
+                               : g_strdup (_("Connect to let devices join and connect."));
       connect = TRUE;
       break;
     case GW_SESSION_CONNECTING:
@@ -82,7 +82,7 @@ update_session (GwNetworkPage *self)
     case GW_SESSION_RETRYING:
       /* Translators: "Not connected — retrying in 12 s" */
       title = g_strdup_printf (_("Not connected — retrying in %u s"), gw_app_state_get_retry_in (self->state));
-      subtitle = g_strdup (s->last_error ? gw_error_text (s->last_error) : "");
+      subtitle = s->last_error ? gw_error_text_for_session (s->last_error, s) : g_strdup ("");
       connect = TRUE;
       break;
     default:
