@@ -269,6 +269,36 @@ gw_registry_set_setting (GwRegistry  *self,
   return step_done (self, stmt, error);
 }
 
+gboolean
+gw_registry_save_enrollment (GwRegistry               *self,
+                             const GwEnrollmentRecord *record,
+                             GError                  **error)
+{
+  const struct { const char *key, *value; } settings[] = {
+    { "server_url", record->server_url },
+    { "pin_sha256", record->pin_sha256 },
+    { "user_id", record->user_id },
+    { "pn_id", record->pn_id },
+    { "gateway_name", record->gateway_name },
+    { "gateway_id", record->gateway_id },
+  };
+
+  if (!exec (self, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
+    if (!gw_registry_set_setting (self, settings[i].key, settings[i].value, error))
+      {
+        exec (self, "ROLLBACK", NULL);
+        return FALSE;
+      }
+  if (!exec (self, "COMMIT", error))
+    {
+      exec (self, "ROLLBACK", NULL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static char **
 services_from_descriptor (const char *descriptor_json)
 {

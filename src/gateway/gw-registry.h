@@ -33,6 +33,25 @@ gboolean      gw_registry_set_setting       (GwRegistry   *registry,
                                              const char   *value,   /* NULL deletes */
                                              GError      **error);
 
+/* What enrollment keeps in the registry (no secret: the gateway secret
+ * is in the keyring). A NULL member deletes its setting. */
+typedef struct
+{
+  const char *server_url;
+  const char *pin_sha256;
+  const char *user_id;
+  const char *pn_id;
+  const char *gateway_name;
+  const char *gateway_id;
+} GwEnrollmentRecord;
+
+/* Writes every setting of @record in one transaction (BEGIN IMMEDIATE …
+ * COMMIT): after a failure or a crash the registry holds either the old
+ * enrollment or the new one, never a mix. */
+gboolean      gw_registry_save_enrollment   (GwRegistry               *registry,
+                                             const GwEnrollmentRecord *record,
+                                             GError                  **error);
+
 /* Inserts or replaces the entity. @descriptor_json: the PNE's descriptor
  * (§4.4), kept so that the UI can show it; may be NULL to keep the old. */
 gboolean      gw_registry_put_entity        (GwRegistry         *registry,

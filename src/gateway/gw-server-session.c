@@ -1062,6 +1062,9 @@ on_enroll_reply (GwServerSession *self,
     }
   gateway_id = cpns_message_get_string (reply, "gateway_id");
   cpns_message_get_bytes (reply, "gateway_secret", secret, sizeof secret);
+  /* The secret first, the registry last: a start-up with gateway_id
+   * stored counts as enrolled, so the registry is committed only once the
+   * keyring holds the secret, and in one transaction (all or nothing). */
   if (!gw_secret_store_save_gateway_secret (e->server_url, gateway_id, secret, &local))
     {
       cpns_wipe (secret, sizeof secret);
@@ -1069,6 +1072,31 @@ on_enroll_reply (GwServerSession *self,
       enroll_free (e);
       return;
     }
+  {
+    const GwEnrollmentRecord record = {
+      .server_url = core->server_url,
+      .pin_sha256 = core->pin_sha256,
+      .user_id = cpns_message_get_string (reply, "user_id"),
+      .pn_id = cpns_message_get_string (reply, "pn_id"),
+      .gateway_name = e->name,
+      .gateway_id = gateway_id,
+    };
+
+    if (!gw_registry_save_enrollment (core->registry, &record, &local))
+      {
+        g_autoptr(GError) stored = NULL;
+        g_autofree char *what = g_strdup_printf ("The gateway could not store its enrollment (%s)",
+                                                 local->message);
+
+        /* Nothing refers to the secret: do not leave it behind. */
+        gw_secret_store_clear_gateway_secret (e->server_url, gateway_id, NULL);
+        cpns_wipe (secret, sizeof secret);
+        stored = gw_error_new_advice (CPNS_ERROR_INTERNAL, what);
+        e->func (stored, e->data);
+        enroll_free (e);
+        return;
+      }
+  }
   memcpy (self->secret, secret, sizeof secret);
   self->have_secret = TRUE;
   cpns_wipe (secret, sizeof secret);
@@ -1081,14 +1109,6 @@ on_enroll_reply (GwServerSession *self,
   core->user_id = g_strdup (cpns_message_get_string (reply, "user_id"));
   g_free (core->gateway_name);
   core->gateway_name = g_strdup (e->name);
-  gw_registry_set_setting (core->registry, "server_url", core->server_url, NULL);
-  gw_registry_set_setting (core->registry, "pin_sha256", core->pin_sha256, NULL);
-  gw_registry_set_setting (core->registry, "user_id", core->user_id, NULL);
-  gw_registry_set_setting (core->registry, "pn_id", core->pn_id, NULL);
-  gw_registry_set_setting (core->registry, "gateway_name", core->gateway_name, NULL);
-  /* Last: a start-up with gateway_id stored counts as enrolled, so a
-   * crash between these writes must not leave it without the others. */
-  gw_registry_set_setting (core->registry, "gateway_id", core->gateway_id, NULL);
   self->state = GW_SESSION_DISCONNECTED;
   e->func (NULL, e->data);
   enroll_free (e);

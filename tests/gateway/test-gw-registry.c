@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "gw-event-private.h"
 #include "gw-registry.h"
@@ -182,6 +183,150 @@ test_inventory_queue_and_settings (void)
   g_assert_null (value);
 }
 
+/* ------------------------------------------------------------------ */
+/* Enrollment: one transaction */
+
+static const char *enrollment_keys[] = {
+  "server_url", "pin_sha256", "user_id", "pn_id", "gateway_name", "gateway_id",
+};
+
+static void
+assert_enrollment (GwRegistry               *reg,
+                   const GwEnrollmentRecord *expected)
+{
+  const char *values[] = {
+    expected->server_url, expected->pin_sha256, expected->user_id,
+    expected->pn_id, expected->gateway_name, expected->gateway_id,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (enrollment_keys); i++)
+    {
+      g_autofree char *got = gw_registry_get_setting (reg, enrollment_keys[i]);
+
+      g_assert_cmpstr (got, ==, values[i]);
+    }
+}
+
+/* Another connection to the same file runs @sql (a trigger that makes a
+ * write fail, or that drops it). */
+static void
+side_sql (const char *path,
+          const char *sql)
+{
+  sqlite3 *db = NULL;
+  char *msg = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  if (sqlite3_exec (db, sql, NULL, NULL, &msg) != SQLITE_OK)
+    g_error ("%s: %s", sql, msg);
+  sqlite3_close (db);
+}
+
+static const GwEnrollmentRecord first = {
+  .server_url = "https://one.example:8443",
+  .pin_sha256 = "sha256:0000000000000000000000000000000000000000000000000000000000000001",
+  .user_id = "alice",
+  .pn_id = "pn-00000000000000000000000000000001",
+  .gateway_name = "Living room",
+  .gateway_id = "gw-00000000000000000000000000000001",
+};
+
+static const GwEnrollmentRecord second = {
+  .server_url = "https://two.example:8443",
+  .pin_sha256 = NULL,                  /* no pin: the old one goes */
+  .user_id = "bob",
+  .pn_id = "pn-00000000000000000000000000000002",
+  .gateway_name = "Office",
+  .gateway_id = "gw-00000000000000000000000000000002",
+};
+
+static void
+test_enrollment_saved (void)
+{
+  g_autofree char *path = registry_path ();
+  g_autoptr(GwRegistry) reg = gw_registry_open (path, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gw_registry_save_enrollment (reg, &first, &error));
+  g_assert_no_error (error);
+  assert_enrollment (reg, &first);
+  g_assert_true (gw_registry_save_enrollment (reg, &second, &error));
+  g_assert_no_error (error);
+  assert_enrollment (reg, &second);
+
+  /* Committed: a new connection (a restart) reads the same. */
+  g_clear_pointer (&reg, gw_registry_free);
+  reg = gw_registry_open (path, &error);
+  g_assert_no_error (error);
+  assert_enrollment (reg, &second);
+}
+
+/* A write that fails in the middle (the fourth of six, pn_id, refused
+ * by a trigger as a constraint would be) leaves no partial settings: a
+ * first enrollment leaves none at all, a re-enrollment the old ones. */
+static void
+test_enrollment_fails_whole (void)
+{
+  g_autofree char *path = registry_path ();
+  g_autoptr(GwRegistry) reg = gw_registry_open (path, NULL);
+  g_autoptr(GError) error = NULL;
+  const GwEnrollmentRecord none = { NULL };
+
+  side_sql (path, "CREATE TRIGGER refuse_pn_id BEFORE INSERT ON settings "
+                  "WHEN NEW.key = 'pn_id' BEGIN SELECT RAISE (ABORT, 'refused by the test'); END;");
+  g_assert_false (gw_registry_save_enrollment (reg, &first, &error));
+  g_assert_error (error, CPNS_ERROR, CPNS_ERROR_INTERNAL);
+  g_assert_nonnull (strstr (error->message, "refused by the test"));
+  g_clear_error (&error);
+  assert_enrollment (reg, &none);
+
+  /* The registry still works after the rollback. */
+  side_sql (path, "DROP TRIGGER refuse_pn_id;");
+  g_assert_true (gw_registry_save_enrollment (reg, &first, &error));
+  g_assert_no_error (error);
+  assert_enrollment (reg, &first);
+
+  /* Re-enrollment: the fifth write fails; the first enrollment stays whole. */
+  side_sql (path, "CREATE TRIGGER refuse_name BEFORE INSERT ON settings "
+                  "WHEN NEW.key = 'gateway_name' BEGIN SELECT RAISE (ABORT, 'refused by the test'); END;");
+  g_assert_false (gw_registry_save_enrollment (reg, &second, &error));
+  g_assert_error (error, CPNS_ERROR, CPNS_ERROR_INTERNAL);
+  g_clear_error (&error);
+  assert_enrollment (reg, &first);
+  g_clear_pointer (&reg, gw_registry_free);
+  reg = gw_registry_open (path, &error);
+  g_assert_no_error (error);
+  assert_enrollment (reg, &first);
+}
+
+/* Another connection holds the write lock: BEGIN IMMEDIATE fails after
+ * the busy timeout and nothing is written. */
+static void
+test_enrollment_locked (void)
+{
+  g_autofree char *path = registry_path ();
+  g_autoptr(GwRegistry) reg = gw_registry_open (path, NULL);
+  g_autoptr(GError) error = NULL;
+  const GwEnrollmentRecord none = { NULL };
+  sqlite3 *other = NULL;
+  gint64 start;
+
+  g_assert_cmpint (sqlite3_open (path, &other), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (other, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
+  start = g_get_monotonic_time ();
+  g_assert_false (gw_registry_save_enrollment (reg, &first, &error));
+  g_assert_error (error, CPNS_ERROR, CPNS_ERROR_INTERNAL);
+  g_test_message ("locked registry refused after %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - start) / 1000);
+  g_clear_error (&error);
+  g_assert_cmpint (sqlite3_exec (other, "ROLLBACK", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (other);
+  assert_enrollment (reg, &none);
+  g_assert_true (gw_registry_save_enrollment (reg, &first, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -190,5 +335,8 @@ main (int   argc,
   g_test_add_func ("/gateway/registry/entities", test_entities);
   g_test_add_func ("/gateway/registry/steps", test_steps);
   g_test_add_func ("/gateway/registry/inventory-queue", test_inventory_queue_and_settings);
+  g_test_add_func ("/gateway/registry/enrollment/saved", test_enrollment_saved);
+  g_test_add_func ("/gateway/registry/enrollment/fails-whole", test_enrollment_fails_whole);
+  g_test_add_func ("/gateway/registry/enrollment/locked", test_enrollment_locked);
   return g_test_run ();
 }
