@@ -8,6 +8,14 @@
 #include "gw-engine.h"
 #include "gw-listener.h"
 
+/* Where events go. Deliveries still queued on the owner's context when
+ * the engine is freed hold it, and find func cleared: they are dropped. */
+typedef struct
+{
+  GwEventFunc func;
+  gpointer    user_data;
+} Sink;
+
 struct _GwEngine
 {
   GwEngineConfig *config;
@@ -15,8 +23,7 @@ struct _GwEngine
   GMainContext   *context;      /* the engine's */
   GMainLoop      *loop;
   GMainContext   *owner;        /* where events go */
-  GwEventFunc     func;
-  gpointer        user_data;
+  Sink           *sink;         /* atomic rc box */
 
   GMutex          lock;
   GCond           cond;
@@ -94,7 +101,7 @@ gw_engine_new (const GwEngineConfig *config)
 
 typedef struct
 {
-  GwEngine *engine;
+  Sink     *sink;
   GwEvent  *event;
 } Delivery;
 
@@ -103,7 +110,8 @@ deliver (gpointer data)
 {
   Delivery *d = data;
 
-  d->engine->func (d->event, d->engine->user_data);
+  if (d->sink->func)
+    d->sink->func (d->event, d->sink->user_data);
   return G_SOURCE_REMOVE;
 }
 
@@ -113,6 +121,7 @@ delivery_free (gpointer data)
   Delivery *d = data;
 
   gw_event_unref (d->event);
+  g_atomic_rc_box_release (d->sink);
   g_free (d);
 }
 
@@ -123,7 +132,7 @@ emit_to_owner (GwEvent  *event,
   GwEngine *engine = user_data;
   Delivery *d = g_new0 (Delivery, 1);
 
-  d->engine = engine;
+  d->sink = g_atomic_rc_box_acquire (engine->sink);
   d->event = event;
   g_main_context_invoke_full (engine->owner, G_PRIORITY_DEFAULT, deliver, d, delivery_free);
 }
@@ -189,8 +198,10 @@ gw_engine_start (GwEngine     *engine,
   g_return_val_if_fail (engine != NULL, FALSE);
   g_return_val_if_fail (engine->thread == NULL, FALSE);
 
-  engine->func = func;
-  engine->user_data = user_data;
+  if (engine->sink == NULL)
+    engine->sink = g_atomic_rc_box_new0 (Sink);
+  engine->sink->func = func;
+  engine->sink->user_data = user_data;
   engine->owner = g_main_context_ref_thread_default ();
   engine->context = g_main_context_new ();
   engine->loop = g_main_loop_new (engine->context, FALSE);
@@ -300,6 +311,11 @@ gw_engine_free (GwEngine *engine)
   if (engine == NULL)
     return;
   gw_engine_stop (engine);
+  if (engine->sink)
+    {
+      engine->sink->func = NULL;
+      g_atomic_rc_box_release (engine->sink);
+    }
   g_clear_pointer (&engine->owner, g_main_context_unref);
   g_clear_pointer (&engine->config, gw_engine_config_free);
   g_mutex_clear (&engine->lock);

@@ -13,6 +13,8 @@ struct _GwListener
   guint16         port;
   guint           unauth_total;
   GHashTable     *unauth_by_host;   /* host → count */
+  guint           peak_total;       /* the most counted at once */
+  guint           peak_per_host;    /* the most from one address at once */
 };
 
 static char *
@@ -47,6 +49,8 @@ on_incoming (GSocketService    *service,
     }
   self->unauth_total++;
   g_hash_table_replace (self->unauth_by_host, g_strdup (host), GUINT_TO_POINTER (per_host + 1));
+  self->peak_total = MAX (self->peak_total, self->unauth_total);
+  self->peak_per_host = MAX (self->peak_per_host, per_host + 1);
 
   peer = gw_peer_new (core, connection, TRUE);
   core->peers = g_list_prepend (core->peers, peer);
@@ -75,6 +79,17 @@ guint
 gw_listener_unauth_count (GwListener *self)
 {
   return self->unauth_total;
+}
+
+void
+gw_listener_get_unauth_peak (GwListener *self,
+                             guint      *total,
+                             guint      *per_host)
+{
+  if (total)
+    *total = self->peak_total;
+  if (per_host)
+    *per_host = self->peak_per_host;
 }
 
 GwListener *

@@ -23,5 +23,10 @@ void        gw_listener_free         (GwListener  *listener);
 void        gw_listener_release      (GwListener  *listener,
                                       const char  *host);
 guint       gw_listener_unauth_count (GwListener  *listener);
+/* The most connections counted as unauthenticated at once since the
+ * listener started: in all, and from one address. */
+void        gw_listener_get_unauth_peak (GwListener *listener,
+                                         guint      *total,
+                                         guint      *per_host);
 
 G_END_DECLS
