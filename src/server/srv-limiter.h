@@ -3,17 +3,32 @@
 
 #include <glib.h>
 
+#include "srv-store.h"
+
 G_BEGIN_DECLS
 
 /*
  * SrvLimiter: counts failures per key (a pne_id, a user_id) in a sliding
  * window; @max_failures within @window locks the key for @lock_duration
- * from the failure that reached the limit. In memory: a restart forgets
- * the counts.
+ * from the failure that reached the limit.
+ *
+ * Checks are in memory. Every change (a failure, a lock) is also written
+ * to the server's store (table lockouts), and a new limiter loads what a
+ * previous run left there, so a restart neither lifts a lock nor forgets
+ * the failures still in the window. srv_limiter_new() persists in the
+ * store last opened by this process (srv_store_get_default()), under a
+ * scope named after its limits ("10/600000000": failures/window in µs);
+ * srv_limiter_new_persistent() names the store and the scope. Without a
+ * store it stays in memory.
  */
 typedef struct _SrvLimiter SrvLimiter;
 
 SrvLimiter *srv_limiter_new        (guint        max_failures,
+                                    gint64       window,
+                                    gint64       lock_duration);
+SrvLimiter *srv_limiter_new_persistent (SrvStore  *store,    /* NULL: in memory */
+                                    const char  *scope,
+                                    guint        max_failures,
                                     gint64       window,
                                     gint64       lock_duration);
 void        srv_limiter_free       (SrvLimiter  *limiter);
@@ -27,7 +42,7 @@ gboolean    srv_limiter_is_locked  (SrvLimiter  *limiter,
 gboolean    srv_limiter_fail       (SrvLimiter  *limiter,
                                     const char  *key,
                                     gint64       now);
-/* Drops keys with nothing in their window. */
+/* Drops keys with nothing in their window (from the store too). */
 void        srv_limiter_prune      (SrvLimiter  *limiter,
                                     gint64       now);
 guint       srv_limiter_size       (SrvLimiter  *limiter);

@@ -31,7 +31,15 @@ typedef struct
 
 struct _SrvStore
 {
+  gatomicrefcount ref;
   sqlite3    *db;
+  /* The same file, synchronous=NORMAL: lockout counters. A commit there
+   * survives the process (SIGKILL, restart), not a power cut, and costs
+   * no fsync on the path an attacker drives. */
+  sqlite3    *lockout_db;
+  sqlite3_stmt *lockout_save;
+  sqlite3_stmt *lockout_delete;
+  sqlite3_stmt *lockout_prune;
   char       *path;
   GHashTable *statements;   /* const char *sql → sqlite3_stmt* */
   GHashTable *challenges;   /* challenge_id → SrvChallenge* */
@@ -123,6 +131,16 @@ static const char *const migrations[] = {
   "  user_id TEXT NOT NULL,"
   "  body TEXT NOT NULL,"
   "  at INTEGER NOT NULL);",
+  /* 2: failure counters and locks of srv-limiter.c (PROTOCOL.md §5),
+   * so that a restart does not lift a lockout. failures: the times (µs)
+   * of the failures still in the window, oldest first, space-separated. */
+  "CREATE TABLE lockouts ("
+  "  scope TEXT NOT NULL,"
+  "  key TEXT NOT NULL,"
+  "  failures TEXT NOT NULL DEFAULT '',"
+  "  last_failure INTEGER NOT NULL DEFAULT 0,"
+  "  locked_until INTEGER NOT NULL DEFAULT 0,"
+  "  PRIMARY KEY (scope, key)) WITHOUT ROWID;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == SRV_STORE_SCHEMA_VERSION);
@@ -367,6 +385,55 @@ pending_decision_free (PendingDecision *d)
   g_free (d);
 }
 
+/* The most recently opened store still alive (srv_store_get_default()). */
+static SrvStore *default_store;
+G_LOCK_DEFINE_STATIC (default_store);
+
+static void
+set_default (SrvStore *store)
+{
+  G_LOCK (default_store);
+  default_store = store;
+  G_UNLOCK (default_store);
+}
+
+static void
+unset_default (SrvStore *store)
+{
+  G_LOCK (default_store);
+  if (default_store == store)
+    default_store = NULL;
+  G_UNLOCK (default_store);
+}
+
+SrvStore *
+srv_store_get_default (void)
+{
+  SrvStore *store;
+
+  G_LOCK (default_store);
+  store = default_store ? srv_store_ref (default_store) : NULL;
+  G_UNLOCK (default_store);
+  return store;
+}
+
+static gboolean
+open_lockout_db (SrvStore  *store,
+                 GError   **error)
+{
+  if (sqlite3_open_v2 (store->path, &store->lockout_db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+      sqlite3_exec (store->lockout_db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+    {
+      g_set_error (error, CPNS_ERROR, CPNS_ERROR_INTERNAL,
+                   "internal: cannot open the database %s: %s", store->path,
+                   store->lockout_db ? sqlite3_errmsg (store->lockout_db) : "out of memory");
+      return FALSE;
+    }
+  sqlite3_busy_timeout (store->lockout_db, 5000);
+  return TRUE;
+}
+
 static gboolean
 migrate (SrvStore  *store,
          GError   **error)
@@ -408,6 +475,7 @@ srv_store_open (const char  *path,
 
   g_return_val_if_fail (path != NULL, NULL);
 
+  g_atomic_ref_count_init (&store->ref);
   store->path = g_strdup (path);
   store->statements = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                              finalize_statement);
@@ -443,9 +511,19 @@ srv_store_open (const char  *path,
       !exec (store, "PRAGMA synchronous = FULL", error) ||
       !exec (store, "PRAGMA foreign_keys = ON", error) ||
       !exec (store, "PRAGMA secure_delete = ON", error) ||
-      !migrate (store, error))
+      !migrate (store, error) ||
+      !open_lockout_db (store, error))
     return NULL;
+  set_default (store);
   return g_steal_pointer (&store);
+}
+
+SrvStore *
+srv_store_ref (SrvStore *store)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  g_atomic_ref_count_inc (&store->ref);
+  return store;
 }
 
 void
@@ -453,6 +531,14 @@ srv_store_free (SrvStore *store)
 {
   if (store == NULL)
     return;
+  if (!g_atomic_ref_count_dec (&store->ref))
+    return;
+  unset_default (store);
+  g_clear_pointer (&store->lockout_save, sqlite3_finalize);
+  g_clear_pointer (&store->lockout_delete, sqlite3_finalize);
+  g_clear_pointer (&store->lockout_prune, sqlite3_finalize);
+  if (store->lockout_db)
+    sqlite3_close (store->lockout_db);
   if (store->db != NULL && store->decisions->len > 0)
     srv_store_flush_decisions (store, NULL);
   g_clear_pointer (&store->statements, g_hash_table_unref);
@@ -1807,4 +1893,144 @@ srv_store_prune_decisions (SrvStore *store,
 
   sqlite3_bind_int64 (s, 1, before);
   step_done (store, s, "pruning the decision log", NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lockout counters (srv-limiter.c) */
+
+static gboolean
+set_lockout_error (SrvStore    *store,
+                   GError     **error,
+                   const char  *what)
+{
+  g_set_error (error, CPNS_ERROR, CPNS_ERROR_INTERNAL,
+               "internal: database error while %s: %s", what, sqlite3_errmsg (store->lockout_db));
+  return FALSE;
+}
+
+static sqlite3_stmt *
+lockout_stmt (SrvStore      *store,
+              sqlite3_stmt **slot,
+              const char    *sql)
+{
+  if (*slot == NULL &&
+      sqlite3_prepare_v3 (store->lockout_db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
+    {
+      g_critical ("cannot prepare statement: %s", sqlite3_errmsg (store->lockout_db));
+      *slot = NULL;
+      return NULL;
+    }
+  sqlite3_reset (*slot);
+  sqlite3_clear_bindings (*slot);
+  return *slot;
+}
+
+gboolean
+srv_store_load_lockouts (SrvStore        *store,
+                         const char      *scope,
+                         SrvLockoutFunc   func,
+                         gpointer         user_data,
+                         GError         **error)
+{
+  sqlite3_stmt *s = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (store->lockout_db,
+                          "SELECT key, failures, locked_until FROM lockouts WHERE scope = ?",
+                          -1, &s, NULL) != SQLITE_OK)
+    return set_lockout_error (store, error, "reading lockouts");
+  bind_text (s, 1, scope);
+  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      const char *key = (const char *) sqlite3_column_text (s, 0);
+      const char *text = (const char *) sqlite3_column_text (s, 1);
+      g_auto(GStrv) parts = g_strsplit (text ? text : "", " ", -1);
+      g_autoptr(GArray) failures = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+      if (key == NULL)
+        continue;
+      for (guint i = 0; parts[i]; i++)
+        {
+          gint64 t;
+
+          if (parts[i][0] != '\0' && g_ascii_string_to_signed (parts[i], 10, 0, G_MAXINT64, &t, NULL))
+            g_array_append_val (failures, t);
+        }
+      func (key, (const gint64 *) (gpointer) failures->data, failures->len,
+            sqlite3_column_int64 (s, 2), user_data);
+    }
+  sqlite3_finalize (s);
+  if (rc != SQLITE_DONE)
+    return set_lockout_error (store, error, "reading lockouts");
+  return TRUE;
+}
+
+gboolean
+srv_store_save_lockout (SrvStore      *store,
+                        const char    *scope,
+                        const char    *key,
+                        const gint64  *failures,
+                        guint          n_failures,
+                        gint64         locked_until,
+                        GError       **error)
+{
+  sqlite3_stmt *s;
+  int rc;
+
+  if (n_failures == 0 && locked_until == 0)
+    {
+      s = lockout_stmt (store, &store->lockout_delete,
+                        "DELETE FROM lockouts WHERE scope = ? AND key = ?");
+      if (s == NULL)
+        return set_lockout_error (store, error, "saving a lockout");
+      bind_text (s, 1, scope);
+      bind_text (s, 2, key);
+    }
+  else
+    {
+      g_autoptr(GString) text = g_string_new (NULL);
+
+      for (guint i = 0; i < n_failures; i++)
+        g_string_append_printf (text, "%s%" G_GINT64_FORMAT, i ? " " : "", failures[i]);
+      s = lockout_stmt (store, &store->lockout_save,
+                        "INSERT OR REPLACE INTO lockouts (scope, key, failures, last_failure, locked_until)"
+                        " VALUES (?, ?, ?, ?, ?)");
+      if (s == NULL)
+        return set_lockout_error (store, error, "saving a lockout");
+      bind_text (s, 1, scope);
+      bind_text (s, 2, key);
+      bind_text (s, 3, text->str);
+      sqlite3_bind_int64 (s, 4, n_failures ? failures[n_failures - 1] : 0);
+      sqlite3_bind_int64 (s, 5, locked_until);
+    }
+  rc = sqlite3_step (s);
+  sqlite3_reset (s);
+  if (rc != SQLITE_DONE)
+    return set_lockout_error (store, error, "saving a lockout");
+  return TRUE;
+}
+
+guint
+srv_store_prune_lockouts (SrvStore   *store,
+                          const char *scope,
+                          gint64      now,
+                          gint64      failed_before)
+{
+  sqlite3_stmt *s = lockout_stmt (store, &store->lockout_prune,
+                                  "DELETE FROM lockouts WHERE scope = ? AND locked_until <= ?"
+                                  " AND last_failure <= ?");
+
+  if (s == NULL)
+    return 0;
+  bind_text (s, 1, scope);
+  sqlite3_bind_int64 (s, 2, now);
+  sqlite3_bind_int64 (s, 3, failed_before);
+  if (sqlite3_step (s) != SQLITE_DONE)
+    {
+      g_message ("cannot prune lockouts: %s", sqlite3_errmsg (store->lockout_db));
+      sqlite3_reset (s);
+      return 0;
+    }
+  sqlite3_reset (s);
+  return (guint) sqlite3_changes (store->lockout_db);
 }

@@ -123,11 +123,16 @@ void        srv_auth_exchange_free   (SrvAuthExchange *exchange);
 void        srv_event_free           (SrvEvent        *event);
 
 /* The current schema version (PRAGMA user_version). */
-#define SRV_STORE_SCHEMA_VERSION 1
+#define SRV_STORE_SCHEMA_VERSION 2
 
 SrvStore   *srv_store_open           (const char      *path,
                                       GError         **error);
+/* The store is reference-counted: srv_store_free() drops a reference. */
 void        srv_store_free           (SrvStore        *store);
+SrvStore   *srv_store_ref            (SrvStore        *store);
+/* A new reference to the most recently opened store of this process that
+ * is still open, or NULL (srv-limiter.c persists its counters there). */
+SrvStore   *srv_store_get_default    (void);
 const char *srv_store_get_path       (SrvStore        *store);
 /* "ok" or what PRAGMA integrity_check says. */
 char       *srv_store_integrity_check (SrvStore       *store);
@@ -314,6 +319,36 @@ GPtrArray  *srv_store_events_after   (SrvStore        *store,
                                       GError         **error);
 void        srv_store_prune_events   (SrvStore        *store,
                                       gint64           before);
+
+/* ---- lockout counters (srv-limiter.c, §5) ----
+ * One row per (@scope, @key): the times (µs) of the failures still in the
+ * window, oldest first, and the end of the lock (0: none). Written on a
+ * connection with synchronous=NORMAL: survives a restart or a crash of
+ * the process. */
+typedef void (*SrvLockoutFunc) (const char   *key,
+                                const gint64 *failures,
+                                guint         n_failures,
+                                gint64        locked_until,
+                                gpointer      user_data);
+gboolean    srv_store_load_lockouts  (SrvStore        *store,
+                                      const char      *scope,
+                                      SrvLockoutFunc   func,
+                                      gpointer         user_data,
+                                      GError         **error);
+/* Writes the row; no failure and no lock deletes it. */
+gboolean    srv_store_save_lockout   (SrvStore        *store,
+                                      const char      *scope,
+                                      const char      *key,
+                                      const gint64    *failures,
+                                      guint            n_failures,
+                                      gint64           locked_until,
+                                      GError         **error);
+/* Deletes the rows of @scope whose lock ended by @now and whose last
+ * failure is at or before @failed_before; returns how many. */
+guint       srv_store_prune_lockouts (SrvStore        *store,
+                                      const char      *scope,
+                                      gint64           now,
+                                      gint64           failed_before);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrvStore, srv_store_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SrvUser, srv_user_free)

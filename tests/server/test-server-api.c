@@ -313,6 +313,111 @@ test_enrollment_lockout (void)
   g_assert_cmpint (json_object_get_int_member (error, "retry_after"), <=, 600);
 }
 
+/* Lockouts survive a restart of the real server (SIGKILL, start again):
+ * a user locked out for wrong enrollment codes and a PNE locked out for
+ * wrong proofs (§5) are still locked_out, with a retry_after no longer
+ * than before; both windows still expire. Windows of 4 s. */
+static void
+test_lockout_survives_restart (void)
+{
+  ServerFixture *fx = server_fixture_new ("enroll_lockout=4,lockout=4");
+  g_autoptr(JsonNode) added = NULL;
+  g_autoptr(JsonObject) body = json_object_new ();
+  g_autoptr(JsonObject) answer = NULL;
+  g_autoptr(TestGateway) gw = NULL;
+  g_autofree char *code = NULL;
+  TestPne *pne;
+  AuthRound round = { 0 };
+  guint8 bad[32];
+  gint64 retry_user, retry_pne, retry, killed_at;
+  guint status;
+
+  server_fixture_start (fx);
+  added = server_fixture_cli_json (fx, "user", "add", "restarted", "--json", NULL);
+  code = g_strdup (json_object_get_string_member (json_node_get_object (added), "enrollment_code"));
+  gw = test_gateway_enroll (fx, "pne-owner");
+  test_gateway_open_session (fx, gw);
+  pne = test_pne_register (fx, gw, "sensor", TRUE);
+
+  json_object_set_string_member (body, "user_id", "restarted");
+  json_object_set_string_member (body, "gateway_name", "Attacker");
+  json_object_set_string_member (body, "enrollment_code", "BBBB-BBBB-BBBB-BBBB");
+  for (int i = 0; i < 10; i++)
+    {
+      status = server_fixture_request_obj (fx, "POST", "/cpns/v1/gateways", NULL, body, &answer);
+      server_assert_error (status, answer, 401, "unauthorized");
+      g_clear_pointer (&answer, json_object_unref);
+    }
+  memset (bad, 7, sizeof bad);
+  for (int i = 0; i < 5; i++)
+    {
+      round = (AuthRound) { 0 };
+      g_assert_cmpuint (start_auth (fx, gw, pne, &round, NULL), ==, 200);
+      status = post_proof (fx, gw, round.auth_id, bad, &answer);
+      server_assert_error (status, answer, 401, "auth_failed");
+      g_clear_pointer (&answer, json_object_unref);
+      auth_round_clear (&round);
+    }
+  json_object_set_string_member (body, "enrollment_code", code);
+  status = server_fixture_request_obj (fx, "POST", "/cpns/v1/gateways", NULL, body, &answer);
+  server_assert_error (status, answer, 429, "locked_out");
+  retry_user = json_object_get_int_member (json_object_get_object_member (answer, "error"), "retry_after");
+  g_clear_pointer (&answer, json_object_unref);
+  round = (AuthRound) { 0 };
+  status = start_auth (fx, gw, pne, &round, &answer);
+  server_assert_error (status, answer, 429, "locked_out");
+  retry_pne = json_object_get_int_member (json_object_get_object_member (answer, "error"), "retry_after");
+  g_clear_pointer (&answer, json_object_unref);
+  auth_round_clear (&round);
+  g_assert_cmpint (retry_user, >=, 1);
+  g_assert_cmpint (retry_user, <=, 4);
+  g_assert_cmpint (retry_pne, >=, 1);
+  g_assert_cmpint (retry_pne, <=, 4);
+
+  killed_at = g_get_monotonic_time ();
+  server_fixture_kill (fx);
+  server_fixture_start (fx);
+  g_test_message ("restarted in %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - killed_at) / 1000);
+
+  /* Still locked, even with the right code, until the same end. */
+  status = server_fixture_request_obj (fx, "POST", "/cpns/v1/gateways", NULL, body, &answer);
+  if (status == 429)
+    {
+      server_assert_error (status, answer, 429, "locked_out");
+      retry = json_object_get_int_member (json_object_get_object_member (answer, "error"), "retry_after");
+      g_assert_cmpint (retry, >=, 1);
+      g_assert_cmpint (retry, <=, retry_user);
+    }
+  else
+    /* Only if the restart outlasted the lock (a very slow machine). */
+    g_assert_cmpint ((g_get_monotonic_time () - killed_at) / G_USEC_PER_SEC, >=, retry_user - 1);
+  g_clear_pointer (&answer, json_object_unref);
+  round = (AuthRound) { 0 };
+  status = start_auth (fx, gw, pne, &round, &answer);
+  if (status == 429)
+    {
+      retry = json_object_get_int_member (json_object_get_object_member (answer, "error"), "retry_after");
+      g_assert_cmpint (retry, >=, 1);
+      g_assert_cmpint (retry, <=, retry_pne);
+    }
+  else
+    g_assert_cmpint ((g_get_monotonic_time () - killed_at) / G_USEC_PER_SEC, >=, retry_pne - 1);
+  g_clear_pointer (&answer, json_object_unref);
+  auth_round_clear (&round);
+
+  /* The windows still expire: then the right code enrolls and the PNE
+   * may authenticate again. */
+  g_usleep ((gulong) (MAX (retry_user, retry_pne) * G_USEC_PER_SEC + 300 * 1000));
+  status = server_fixture_request_obj (fx, "POST", "/cpns/v1/gateways", NULL, body, &answer);
+  g_assert_cmpuint (status, ==, 201);
+  g_clear_pointer (&answer, json_object_unref);
+  round = (AuthRound) { 0 };
+  g_assert_cmpuint (start_auth (fx, gw, pne, &round, NULL), ==, 200);
+  auth_round_clear (&round);
+  test_pne_free (pne);
+  server_fixture_free (fx);
+}
+
 static void
 test_session (void)
 {
@@ -1310,6 +1415,7 @@ main (int   argc,
   g_test_add_func ("/server/api/bad-input", test_bad_input);
   g_test_add_func ("/server/api/enrollment", test_enrollment);
   g_test_add_func ("/server/api/enrollment-lockout", test_enrollment_lockout);
+  g_test_add_func ("/server/api/lockout-survives-restart", test_lockout_survives_restart);
   g_test_add_func ("/server/api/session", test_session);
   g_test_add_func ("/server/api/entities", test_entities);
   g_test_add_func ("/server/api/rekey", test_rekey);

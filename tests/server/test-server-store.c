@@ -383,6 +383,103 @@ test_limiter (void)
   g_assert_cmpuint (srv_limiter_size (limiter), ==, 0);
 }
 
+#define SEC(s) ((gint64) (s) * G_USEC_PER_SEC)
+
+/* Lockouts survive a restart (the store reopened, a new limiter): the
+ * lock with its end, the failures still in the window; the window and
+ * the lock still expire, and prune empties the table. */
+static void
+test_limiter_persistent (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SrvLimiter) limiter = NULL;
+  g_autoptr(SrvLimiter) other = NULL;
+  gint64 t = SEC (1000000), retry = 0;
+
+  limiter = srv_limiter_new_persistent (f->store, "enroll", 3, SEC (10), SEC (20));
+  g_assert_false (srv_limiter_fail (limiter, "alice", t + SEC (1)));
+  g_assert_false (srv_limiter_fail (limiter, "alice", t + SEC (2)));
+  g_assert_false (srv_limiter_fail (limiter, "bob", t + SEC (1)));
+  g_assert_false (srv_limiter_fail (limiter, "bob", t + SEC (2)));
+  g_assert_true (srv_limiter_fail (limiter, "bob", t + SEC (3)));   /* locked until t + 23 s */
+
+  /* Restart. */
+  g_clear_pointer (&limiter, srv_limiter_free);
+  srv_store_free (g_steal_pointer (&f->store));
+  f->store = srv_store_open (f->path, &error);
+  g_assert_no_error (error);
+  limiter = srv_limiter_new_persistent (f->store, "enroll", 3, SEC (10), SEC (20));
+  g_assert_cmpuint (srv_limiter_size (limiter), ==, 2);
+  g_assert_true (srv_limiter_is_locked (limiter, "bob", t + SEC (5), &retry));
+  g_assert_cmpint (retry, ==, 18);
+  /* alice's two failures are still in the window: the third locks. */
+  g_assert_false (srv_limiter_is_locked (limiter, "alice", t + SEC (5), NULL));
+  g_assert_true (srv_limiter_fail (limiter, "alice", t + SEC (5)));
+  g_assert_true (srv_limiter_is_locked (limiter, "alice", t + SEC (6), &retry));
+  g_assert_cmpint (retry, ==, 19);
+  /* Another scope (another limit) does not see them. */
+  other = srv_limiter_new_persistent (f->store, "pne", 3, SEC (10), SEC (20));
+  g_assert_cmpuint (srv_limiter_size (other), ==, 0);
+  g_assert_false (srv_limiter_is_locked (other, "bob", t + SEC (5), NULL));
+
+  /* The lock ends at its time, restart or not. */
+  g_assert_false (srv_limiter_is_locked (limiter, "bob", t + SEC (23), NULL));
+  g_clear_pointer (&limiter, srv_limiter_free);
+  limiter = srv_limiter_new_persistent (f->store, "enroll", 3, SEC (10), SEC (20));
+  g_assert_false (srv_limiter_is_locked (limiter, "bob", t + SEC (23), NULL));
+  g_assert_true (srv_limiter_is_locked (limiter, "alice", t + SEC (23), NULL));
+
+  /* Failures slide out of the window across a restart too. */
+  g_assert_false (srv_limiter_fail (limiter, "carol", t + SEC (1)));
+  g_assert_false (srv_limiter_fail (limiter, "carol", t + SEC (2)));
+  g_clear_pointer (&limiter, srv_limiter_free);
+  limiter = srv_limiter_new_persistent (f->store, "enroll", 3, SEC (10), SEC (20));
+  g_assert_false (srv_limiter_fail (limiter, "carol", t + SEC (12)));
+  g_assert_false (srv_limiter_is_locked (limiter, "carol", t + SEC (12), NULL));
+
+  /* Prune forgets what has expired, in the store as well. */
+  srv_limiter_prune (limiter, t + SEC (100));
+  g_assert_cmpuint (srv_limiter_size (limiter), ==, 0);
+  g_clear_pointer (&limiter, srv_limiter_free);
+  limiter = srv_limiter_new_persistent (f->store, "enroll", 3, SEC (10), SEC (20));
+  g_assert_cmpuint (srv_limiter_size (limiter), ==, 0);
+}
+
+/* srv_limiter_new() (what the server calls) persists in the store this
+ * process opened last, under a scope named after its limits. */
+static void
+test_limiter_default_store (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SrvLimiter) limiter = srv_limiter_new (2, SEC (60), SEC (60));
+  g_autoptr(SrvLimiter) other_limits = NULL;
+  gint64 now = srv_now (), retry = 0;
+
+  g_assert_false (srv_limiter_fail (limiter, "dave", now));
+  g_assert_true (srv_limiter_fail (limiter, "dave", now));
+  g_clear_pointer (&limiter, srv_limiter_free);
+  srv_store_free (g_steal_pointer (&f->store));
+  /* No store open: in memory only. */
+  limiter = srv_limiter_new (2, SEC (60), SEC (60));
+  g_assert_false (srv_limiter_is_locked (limiter, "dave", now, NULL));
+  g_clear_pointer (&limiter, srv_limiter_free);
+
+  f->store = srv_store_open (f->path, &error);
+  g_assert_no_error (error);
+  limiter = srv_limiter_new (2, SEC (60), SEC (60));
+  g_assert_true (srv_limiter_is_locked (limiter, "dave", now + SEC (1), &retry));
+  g_assert_cmpint (retry, ==, 59);
+  other_limits = srv_limiter_new (5, SEC (60), SEC (60));
+  g_assert_false (srv_limiter_is_locked (other_limits, "dave", now + SEC (1), NULL));
+  /* The limiter holds a reference: the store stays usable after the
+   * server drops its own (srv_server_free() frees the store first). */
+  srv_store_free (g_steal_pointer (&f->store));
+  g_assert_false (srv_limiter_fail (limiter, "erin", now));
+  srv_limiter_prune (limiter, now + SEC (1));
+}
+
 static void
 test_time (void)
 {
@@ -419,6 +516,10 @@ main (int   argc,
   g_test_add_func ("/server/policy/evaluate", test_policy_evaluate);
   g_test_add_func ("/server/policy/json", test_policy_json);
   g_test_add_func ("/server/limiter", test_limiter);
+  g_test_add ("/server/limiter/persistent", Fixture, NULL, fixture_set_up, test_limiter_persistent,
+              fixture_tear_down);
+  g_test_add ("/server/limiter/default-store", Fixture, NULL, fixture_set_up, test_limiter_default_store,
+              fixture_tear_down);
   g_test_add_func ("/server/time", test_time);
   g_test_add_func ("/server/invitation", test_invitation);
   return g_test_run ();
