@@ -125,7 +125,7 @@ gw_approval_dialog_new (GtkWindow    *parent,
   heading = g_strdup_printf (_("Allow “%s” to Connect?"), info->pne_name ? info->pne_name : _("Device"));
   adw_message_dialog_set_heading (ADW_MESSAGE_DIALOG (self), heading);
 
-  type = gw_format_capitalize (info->entity_type ? info->entity_type : _("Device"));
+  type = gw_format_capitalize (gw_format_type_name (info->entity_type));
   what = g_string_new (type);
   if (info->manufacturer || info->model)
     g_string_append_printf (what, " · %s%s%s", info->manufacturer ? info->manufacturer : "",

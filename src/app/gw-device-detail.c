@@ -49,7 +49,7 @@ update (GwDeviceDetail *self)
   g_autofree char *key = NULL;
   g_autofree char *issued = NULL;
   g_autofree char *session = NULL;
-  g_autofree char *type = NULL;
+  const char *type;
   gint64 now_s = g_get_real_time () / G_USEC_PER_SEC;
   const char *const *services;
 
@@ -60,7 +60,7 @@ update (GwDeviceDetail *self)
     }
   gtk_stack_set_visible_child_name (self->stack, "device");
   gtk_label_set_label (self->name_label, gw_entity_item_get_name (e));
-  type = gw_format_capitalize (gw_entity_item_get_entity_type (e) ? gw_entity_item_get_entity_type (e) : _("Device"));
+  type = gw_entity_item_get_type_name (e);
   desc = *gw_entity_item_get_description (e)
          ? g_strdup_printf ("%s · %s", type, gw_entity_item_get_description (e))
          : g_strdup (type);

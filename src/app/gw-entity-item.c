@@ -46,6 +46,7 @@ enum {
   PROP_NAME,
   PROP_ENTITY_TYPE,
   PROP_TYPE_ICON,
+  PROP_TYPE_NAME,
   PROP_DESCRIPTION,
   PROP_SERVICES_TEXT,
   PROP_STATE,
@@ -103,6 +104,7 @@ gw_entity_item_get_property (GObject    *object,
     case PROP_NAME: g_value_set_string (value, self->name); break;
     case PROP_ENTITY_TYPE: g_value_set_string (value, self->entity_type); break;
     case PROP_TYPE_ICON: g_value_set_string (value, gw_format_type_icon (self->entity_type)); break;
+    case PROP_TYPE_NAME: g_value_set_string (value, gw_format_type_name (self->entity_type)); break;
     case PROP_DESCRIPTION: g_value_set_string (value, self->description); break;
     case PROP_SERVICES_TEXT: g_value_set_string (value, self->services_text); break;
     case PROP_STATE: g_value_set_int (value, self->state); break;
@@ -132,6 +134,7 @@ gw_entity_item_class_init (GwEntityItemClass *klass)
   properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, f);
   properties[PROP_ENTITY_TYPE] = g_param_spec_string ("entity-type", NULL, NULL, NULL, f);
   properties[PROP_TYPE_ICON] = g_param_spec_string ("type-icon", NULL, NULL, NULL, f);
+  properties[PROP_TYPE_NAME] = g_param_spec_string ("type-name", NULL, NULL, NULL, f);
   properties[PROP_DESCRIPTION] = g_param_spec_string ("description", NULL, NULL, NULL, f);
   properties[PROP_SERVICES_TEXT] = g_param_spec_string ("services-text", NULL, NULL, NULL, f);
   properties[PROP_STATE] = g_param_spec_int ("state", NULL, NULL, 0, G_MAXINT, 0, f);
@@ -220,6 +223,7 @@ gw_entity_item_update (GwEntityItem       *self,
     {
       set_string (self, &self->entity_type, info->entity_type, PROP_ENTITY_TYPE);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TYPE_ICON]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TYPE_NAME]);
     }
   set_string (self, &self->manufacturer, info->manufacturer, PROP_0);
   set_string (self, &self->model, info->model, PROP_0);
@@ -273,9 +277,10 @@ gw_entity_item_update (GwEntityItem       *self,
   gw_entity_item_refresh_times (self, g_get_real_time () / G_USEC_PER_SEC);
 
   search = g_string_new (NULL);
-  g_string_append_printf (search, "%s\n%s\n%s\n%s",
+  g_string_append_printf (search, "%s\n%s\n%s\n%s\n%s",
                           self->name ? self->name : "",
                           self->entity_type ? self->entity_type : "",
+                          gw_format_type_name (self->entity_type),
                           self->pne_id ? self->pne_id : "",
                           self->services_text ? self->services_text : "");
   g_free (self->search_text);
@@ -297,6 +302,7 @@ gw_entity_item_new (const GwEntityInfo *info)
 const char *gw_entity_item_get_pne_id (GwEntityItem *self) { return self->pne_id; }
 const char *gw_entity_item_get_name (GwEntityItem *self) { return self->name; }
 const char *gw_entity_item_get_entity_type (GwEntityItem *self) { return self->entity_type; }
+const char *gw_entity_item_get_type_name (GwEntityItem *self) { return gw_format_type_name (self->entity_type); }
 GwEntityState gw_entity_item_get_state (GwEntityItem *self) { return self->state; }
 const char *gw_entity_item_get_state_text (GwEntityItem *self) { return gw_format_entity_state (self->state); }
 const char *gw_entity_item_get_address (GwEntityItem *self) { return self->address; }

@@ -17,6 +17,7 @@ void           gw_entity_item_update          (GwEntityItem       *self,
 const char    *gw_entity_item_get_pne_id      (GwEntityItem       *self);
 const char    *gw_entity_item_get_name        (GwEntityItem       *self);
 const char    *gw_entity_item_get_entity_type (GwEntityItem       *self);
+const char    *gw_entity_item_get_type_name   (GwEntityItem       *self);  /* translated */
 GwEntityState  gw_entity_item_get_state       (GwEntityItem       *self);
 const char    *gw_entity_item_get_state_text  (GwEntityItem       *self);
 const char    *gw_entity_item_get_address     (GwEntityItem       *self);

@@ -148,6 +148,29 @@ gw_format_type_icon (const char *entity_type)
 }
 
 const char *
+gw_format_type_name (const char *entity_type)
+{
+  static const struct { const char *type; const char *name; } names[] = {
+    { "sensor", NC_("device type", "Sensor") },
+    { "actuator", NC_("device type", "Actuator") },
+    { "phone", NC_("device type", "Phone") },
+    { "computer", NC_("device type", "Computer") },
+    { "wearable", NC_("device type", "Wearable") },
+    { "speaker", NC_("device type", "Speaker") },
+    { "display", NC_("device type", "Display") },
+    { "camera", NC_("device type", "Camera") },
+    { "other", NC_("device type", "Other") },
+  };
+
+  if (entity_type == NULL || *entity_type == '\0')
+    return C_("device type", "Device");
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (strcmp (entity_type, names[i].type) == 0)
+      return g_dpgettext2 (GETTEXT_PACKAGE, "device type", names[i].name);
+  return entity_type;
+}
+
+const char *
 gw_format_entity_state (GwEntityState state)
 {
   switch (state)

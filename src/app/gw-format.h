@@ -18,6 +18,10 @@ char       *gw_format_clock_unix      (gint64         unix_s);      /* "19:42" o
 char       *gw_format_clock_us        (gint64         unix_us);     /* "19:42:03" */
 char       *gw_format_short_id        (const char    *id);          /* "pne-8c1e…5a6b" */
 const char *gw_format_type_icon       (const char    *entity_type);
+/* The entity_type of PROTOCOL.md §4.4 as people read it: "sensor" →
+ * "Sensor", translated; unknown types as they are; none: "Device". The
+ * one place every page and dialog takes a device's type from. */
+const char *gw_format_type_name       (const char    *entity_type);
 const char *gw_format_entity_state    (GwEntityState  state);
 const char *gw_format_entity_state_icon (GwEntityState state);
 const char *gw_format_step_title      (GwStep         step);

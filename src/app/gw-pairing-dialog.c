@@ -122,7 +122,7 @@ gw_pairing_dialog_new (GtkWindow    *parent,
   if (info->entity_type != NULL || info->address != NULL)
     {
       /* Translators: "sensor at 192.168.1.23. Check that the device shows the same code." */
-      g_autofree char *type = gw_format_capitalize (info->entity_type ? info->entity_type : _("Device"));
+      g_autofree char *type = gw_format_capitalize (gw_format_type_name (info->entity_type));
 
       body = g_strdup_printf (_("%s at %s. Check that the device shows the same code."),
                               type,

@@ -4,6 +4,10 @@
 
 #include "config.h"
 
+#include <locale.h>
+
+#include <glib/gi18n.h>
+
 #include "gw-activity-item.h"
 #include "gw-app-state.h"
 #include "gw-error-text.h"
@@ -313,6 +317,75 @@ test_format (void)
   g_assert_cmpstr (id, ==, "pne-8c1e…5a6b");
 }
 
+/* Every entity_type of PROTOCOL.md §4.4 has a display name; unknown
+ * types stay as they are; the entity item and its search use it. */
+static void
+test_type_names (void)
+{
+  static const struct { const char *type; const char *name; } known[] = {
+    { "sensor", "Sensor" }, { "actuator", "Actuator" }, { "phone", "Phone" },
+    { "computer", "Computer" }, { "wearable", "Wearable" }, { "speaker", "Speaker" },
+    { "display", "Display" }, { "camera", "Camera" }, { "other", "Other" },
+  };
+  g_autoptr(GwAppState) state = gw_app_state_new ();
+  GwEntityItem *e;
+
+  for (guint i = 0; i < G_N_ELEMENTS (known); i++)
+    g_assert_cmpstr (gw_format_type_name (known[i].type), ==, known[i].name);
+  g_assert_cmpstr (gw_format_type_name ("thermostat"), ==, "thermostat");
+  g_assert_cmpstr (gw_format_type_name ("Sensor"), ==, "Sensor");
+  g_assert_cmpstr (gw_format_type_name (NULL), ==, "Device");
+  g_assert_cmpstr (gw_format_type_name (""), ==, "Device");
+
+  feed (state, gw_test_entity_event ("pne-00000000000000000000000000000001", "Kitchen", "speaker", GW_ENTITY_CONNECTED));
+  e = gw_app_state_lookup_entity (state, "pne-00000000000000000000000000000001");
+  g_assert_nonnull (e);
+  g_assert_cmpstr (gw_entity_item_get_entity_type (e), ==, "speaker");
+  g_assert_cmpstr (gw_entity_item_get_type_name (e), ==, "Speaker");
+  {
+    g_autofree char *name = NULL;
+    g_object_get (e, "type-name", &name, NULL);
+    g_assert_cmpstr (name, ==, "Speaker");
+  }
+}
+
+/* The names are translated (German and French catalogues of this build). */
+static void
+test_type_names_translated (void)
+{
+  g_autofree char *locale_dir = g_build_filename (g_getenv ("CPNS_BUILD_ROOT"), "po", NULL);
+  g_autofree char *mo = g_build_filename (locale_dir, "de", "LC_MESSAGES", GETTEXT_PACKAGE ".mo", NULL);
+
+  if (!g_file_test (mo, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("the build's message catalogues are not built");
+      return;
+    }
+  if (g_test_subprocess ())
+    {
+      bindtextdomain (GETTEXT_PACKAGE, locale_dir);
+      bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      textdomain (GETTEXT_PACKAGE);
+      g_setenv ("LANGUAGE", g_str_has_suffix (g_test_get_path (), "/de") ? "de" : "fr", TRUE);
+      setlocale (LC_ALL, "");
+      if (g_str_equal (g_getenv ("LANGUAGE"), "de"))
+        {
+          g_assert_cmpstr (gw_format_type_name ("camera"), ==, "Kamera");
+          g_assert_cmpstr (gw_format_type_name ("speaker"), ==, "Lautsprecher");
+          g_assert_cmpstr (gw_format_type_name (NULL), ==, "Gerät");
+        }
+      else
+        {
+          g_assert_cmpstr (gw_format_type_name ("sensor"), ==, "Capteur");
+          g_assert_cmpstr (gw_format_type_name ("display"), ==, "Écran");
+        }
+      g_assert_cmpstr (gw_format_type_name ("thermostat"), ==, "thermostat");
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -329,5 +402,8 @@ main (int   argc,
   g_test_add_func ("/app-state/activity-json", test_activity_export_json);
   g_test_add_func ("/app-state/error-texts", test_error_texts);
   g_test_add_func ("/app-state/format", test_format);
+  g_test_add_func ("/app-state/type-names", test_type_names);
+  g_test_add_func ("/app-state/type-names/de", test_type_names_translated);
+  g_test_add_func ("/app-state/type-names/fr", test_type_names_translated);
   return g_test_run ();
 }

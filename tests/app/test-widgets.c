@@ -470,6 +470,20 @@ state_filter (GwDevicesPage *devices,
   g_assert_false (gw_devices_page_get_filtering (devices));
 }
 
+/* Whether a label under @widget (drawn ones only) reads @text. */
+static gboolean
+has_label (GtkWidget  *widget,
+           const char *text)
+{
+  if (GTK_IS_LABEL (widget) && gtk_widget_get_mapped (widget) &&
+      g_strcmp0 (gtk_label_get_label (GTK_LABEL (widget)), text) == 0)
+    return TRUE;
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    if (has_label (c, text))
+      return TRUE;
+  return FALSE;
+}
+
 static void
 test_inventory (Fixture       *f,
                 gconstpointer  data)
@@ -525,6 +539,14 @@ test_inventory (Fixture       *f,
   g_assert_cmpstr (gw_window_get_visible_page (f->window), ==, "devices");
 
   g_assert_true (gw_devices_page_select (devices, id));
+  gw_test_wait_frames (GTK_WIDGET (f->window), 2);
+  /* Types by their display names in the Type column and the detail pane;
+   * types the protocol does not name as they are. */
+  g_assert_true (has_label (GTK_WIDGET (devices), "Phone"));
+  g_assert_true (has_label (GTK_WIDGET (devices), "Sensor"));
+  g_assert_true (has_label (GTK_WIDGET (devices), "light"));
+  g_assert_false (has_label (GTK_WIDGET (devices), "sensor"));
+  g_assert_true (has_label (gw_devices_page_get_detail (devices), "Sensor · Acme T-100 · SN 4411"));
   timeline = gw_device_detail_get_timeline (GW_DEVICE_DETAIL (gw_devices_page_get_detail (devices)));
   for (guint m = 1; m <= 5; m++)
     g_assert_cmpint (gw_timeline_get_main_state (GW_TIMELINE (timeline), m), ==, GW_TIMELINE_DONE);
