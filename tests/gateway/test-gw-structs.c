@@ -7,6 +7,7 @@
 #include "gw-command.h"
 #include "gw-event-private.h"
 #include "gw-event.h"
+#include "gw-pinned-database.h"
 #include "gw-server-session.h"
 
 static JsonObject *
@@ -177,6 +178,88 @@ test_backoff (void)
   g_assert_cmpuint (gw_backoff_delay_ms (5, 0.1), !=, gw_backoff_delay_ms (5, 0.7));
 }
 
+/* The failure class of a refused server certificate: the pin check
+ * first, then the dates, the host, the CA; GLib's flags completed from
+ * the certificate's own dates. */
+static void
+test_tls_failure_classify (void)
+{
+  const struct {
+    GTlsCertificateFlags flags;
+    gboolean             pinned;
+    GwTlsFailureClass    expected;
+  } cases[] = {
+    { G_TLS_CERTIFICATE_UNKNOWN_CA, FALSE, GW_TLS_FAILURE_UNKNOWN_CA },
+    { G_TLS_CERTIFICATE_UNKNOWN_CA, TRUE, GW_TLS_FAILURE_PIN_MISMATCH },
+    { G_TLS_CERTIFICATE_UNKNOWN_CA | G_TLS_CERTIFICATE_EXPIRED, TRUE, GW_TLS_FAILURE_PIN_MISMATCH },
+    { G_TLS_CERTIFICATE_EXPIRED, TRUE, GW_TLS_FAILURE_EXPIRED },
+    { G_TLS_CERTIFICATE_NOT_ACTIVATED, TRUE, GW_TLS_FAILURE_NOT_YET_VALID },
+    { G_TLS_CERTIFICATE_UNKNOWN_CA | G_TLS_CERTIFICATE_EXPIRED, FALSE, GW_TLS_FAILURE_EXPIRED },
+    { G_TLS_CERTIFICATE_UNKNOWN_CA | G_TLS_CERTIFICATE_NOT_ACTIVATED, FALSE, GW_TLS_FAILURE_NOT_YET_VALID },
+    { G_TLS_CERTIFICATE_UNKNOWN_CA | G_TLS_CERTIFICATE_BAD_IDENTITY, FALSE, GW_TLS_FAILURE_WRONG_HOST },
+    { G_TLS_CERTIFICATE_REVOKED, FALSE, GW_TLS_FAILURE_HANDSHAKE },
+    { G_TLS_CERTIFICATE_INSECURE, TRUE, GW_TLS_FAILURE_HANDSHAKE },
+    { 0, FALSE, GW_TLS_FAILURE_HANDSHAKE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    g_assert_cmpint (gw_tls_failure_classify (cases[i].flags, NULL, cases[i].pinned), ==, cases[i].expected);
+  g_assert_cmpstr (gw_tls_failure_to_string (GW_TLS_FAILURE_NOT_YET_VALID), ==, "not_yet_valid");
+  g_assert_cmpstr (gw_tls_failure_to_string (GW_TLS_FAILURE_UNKNOWN_CA), ==, "unknown_ca");
+  g_assert_null (gw_tls_failure_to_string (GW_TLS_FAILURE_NONE));
+}
+
+static void
+test_tls_failure_describe (void)
+{
+  g_autofree char *expired = gw_tls_failure_describe (GW_TLS_FAILURE_EXPIRED, 0,
+                                                      G_GINT64_CONSTANT (1772496000), NULL);
+  g_autofree char *expired_undated = gw_tls_failure_describe (GW_TLS_FAILURE_EXPIRED, 0, 0, NULL);
+  g_autofree char *handshake = gw_tls_failure_describe (GW_TLS_FAILURE_HANDSHAKE, 0, 0, "bad record");
+
+  g_assert_cmpstr (expired, ==, "The server's certificate expired on 2026-03-03");
+  g_assert_cmpstr (expired_undated, ==, "The server's certificate has expired");
+  g_assert_cmpstr (handshake, ==, "The secure connection to the server failed (bad record)");
+}
+
+/* --events json: the class (and the certificate's dates) go with a
+ * tls_failed / pin_mismatch error, in the event's error and in the
+ * session's last_error; never with another code. */
+static void
+test_tls_failure_json (void)
+{
+  g_autoptr(GwEvent) event = gw_event_new (GW_EVENT_ENROLLMENT);
+  g_autoptr(GwEvent) other = gw_event_new (GW_EVENT_ENROLLMENT);
+  g_autoptr(JsonObject) root = NULL;
+  g_autoptr(JsonObject) other_root = NULL;
+  g_autofree char *json = NULL;
+  g_autofree char *other_json = NULL;
+  JsonObject *error, *last_error;
+
+  event->session = g_new0 (GwSessionInfo, 1);
+  event->session->state = GW_SESSION_RETRYING;
+  event->session->tls_failure = GW_TLS_FAILURE_EXPIRED;
+  event->session->cert_not_after = G_GINT64_CONSTANT (1772496000);
+  event->session->last_error = g_error_new_literal (CPNS_ERROR, CPNS_ERROR_TLS_FAILED, "expired");
+  event->error = g_error_new_literal (CPNS_ERROR, CPNS_ERROR_TLS_FAILED, "expired");
+  json = gw_event_to_json (event);
+  root = parse (json);
+  error = json_object_get_object_member (root, "error");
+  g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, "tls_failed");
+  g_assert_cmpstr (json_object_get_string_member (error, "class"), ==, "expired");
+  g_assert_cmpint (json_object_get_int_member (error, "cert_not_after"), ==, G_GINT64_CONSTANT (1772496000));
+  g_assert_false (json_object_has_member (error, "cert_not_before"));
+  last_error = json_object_get_object_member (json_object_get_object_member (root, "session"), "last_error");
+  g_assert_cmpstr (json_object_get_string_member (last_error, "class"), ==, "expired");
+
+  other->session = g_new0 (GwSessionInfo, 1);
+  other->session->tls_failure = GW_TLS_FAILURE_EXPIRED;   /* stale: not about this error */
+  other->error = g_error_new_literal (CPNS_ERROR, CPNS_ERROR_UNAUTHORIZED, "wrong code");
+  other_json = gw_event_to_json (other);
+  other_root = parse (other_json);
+  g_assert_false (json_object_has_member (json_object_get_object_member (other_root, "error"), "class"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -190,5 +273,8 @@ main (int   argc,
   g_test_add_func ("/gateway/event/session-json", test_session_json_has_no_secret);
   g_test_add_func ("/gateway/command/refcount", test_command);
   g_test_add_func ("/gateway/session/backoff", test_backoff);
+  g_test_add_func ("/gateway/tls-failure/classify", test_tls_failure_classify);
+  g_test_add_func ("/gateway/tls-failure/describe", test_tls_failure_describe);
+  g_test_add_func ("/gateway/tls-failure/json", test_tls_failure_json);
   return g_test_run ();
 }
