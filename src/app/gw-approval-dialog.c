@@ -10,31 +10,31 @@
 
 struct _GwApprovalDialog
 {
-  AdwMessageDialog  parent_instance;
+  GwPromptDialog  parent_instance;
 
-  GwAppState       *state;
-  GwPromptItem     *prompt;
-  gulong            notify_id;
-
-  GtkLabel         *reason_label;
-  GtkLabel         *remaining_label;
+  GtkLabel       *reason_label;
+  GtkLabel       *remaining_label;
 };
 
-G_DEFINE_FINAL_TYPE (GwApprovalDialog, gw_approval_dialog, ADW_TYPE_MESSAGE_DIALOG)
+G_DEFINE_FINAL_TYPE (GwApprovalDialog, gw_approval_dialog, GW_TYPE_PROMPT_DIALOG)
+
+static GwPromptAnswer
+gw_approval_dialog_answer_for (GwPromptDialog *dialog,
+                               const char     *response)
+{
+  if (g_strcmp0 (response, "allow-once") == 0)
+    return GW_ANSWER_ALLOW_ONCE;
+  if (g_strcmp0 (response, "allow-always") == 0)
+    return GW_ANSWER_ALLOW_ALWAYS;
+  return GW_ANSWER_DENY;
+}
 
 static void
-update (GwApprovalDialog *self)
+gw_approval_dialog_ended (GwPromptDialog *dialog,
+                          GwPromptStatus  status)
 {
-  GwPromptStatus status = gw_prompt_item_get_status (self->prompt);
+  GwApprovalDialog *self = GW_APPROVAL_DIALOG (dialog);
 
-  gtk_label_set_label (self->remaining_label, gw_prompt_item_get_status_text (self->prompt));
-  if (status == GW_PROMPT_STATUS_PENDING)
-    return;
-  if (status == GW_PROMPT_STATUS_ANSWERED || status == GW_PROMPT_STATUS_CANCELLED)
-    {
-      gtk_window_destroy (GTK_WINDOW (self));
-      return;
-    }
   adw_message_dialog_set_heading (ADW_MESSAGE_DIALOG (self),
                                   status == GW_PROMPT_STATUS_EXPIRED ? _("Connection Request Expired")
                                                                      : _("Device Left"));
@@ -49,34 +49,9 @@ update (GwApprovalDialog *self)
 }
 
 static void
-gw_approval_dialog_response (AdwMessageDialog *dialog,
-                             const char       *response)
-{
-  GwApprovalDialog *self = GW_APPROVAL_DIALOG (dialog);
-  GwPromptAnswer answer = GW_ANSWER_DENY;
-
-  if (gw_prompt_item_get_status (self->prompt) != GW_PROMPT_STATUS_PENDING)
-    {
-      gw_app_state_dismiss_prompt (self->state, self->prompt);
-      return;
-    }
-  if (g_strcmp0 (response, "allow-once") == 0)
-    answer = GW_ANSWER_ALLOW_ONCE;
-  else if (g_strcmp0 (response, "allow-always") == 0)
-    answer = GW_ANSWER_ALLOW_ALWAYS;
-  gw_app_state_answer_prompt (self->state, gw_prompt_item_get_id (self->prompt), answer);
-}
-
-static void
 gw_approval_dialog_dispose (GObject *object)
 {
-  GwApprovalDialog *self = GW_APPROVAL_DIALOG (object);
-
-  if (self->prompt != NULL)
-    g_clear_signal_handler (&self->notify_id, self->prompt);
-  g_clear_object (&self->prompt);
-  g_clear_object (&self->state);
-  gtk_widget_dispose_template (GTK_WIDGET (self), GW_TYPE_APPROVAL_DIALOG);
+  gtk_widget_dispose_template (GTK_WIDGET (object), GW_TYPE_APPROVAL_DIALOG);
   G_OBJECT_CLASS (gw_approval_dialog_parent_class)->dispose (object);
 }
 
@@ -87,7 +62,8 @@ gw_approval_dialog_class_init (GwApprovalDialogClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = gw_approval_dialog_dispose;
-  ADW_MESSAGE_DIALOG_CLASS (klass)->response = gw_approval_dialog_response;
+  GW_PROMPT_DIALOG_CLASS (klass)->answer_for = gw_approval_dialog_answer_for;
+  GW_PROMPT_DIALOG_CLASS (klass)->ended = gw_approval_dialog_ended;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cpns/Gateway/gw-approval-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, GwApprovalDialog, reason_label);
@@ -117,8 +93,6 @@ gw_approval_dialog_new (GtkWindow    *parent,
   g_return_val_if_fail (GW_IS_PROMPT_ITEM (prompt), NULL);
 
   self = g_object_new (GW_TYPE_APPROVAL_DIALOG, "transient-for", parent, NULL);
-  self->state = g_object_ref (state);
-  self->prompt = g_object_ref (prompt);
   info = gw_prompt_item_get_info (prompt);
 
   /* Translators: %s is the device name */
@@ -143,19 +117,18 @@ gw_approval_dialog_new (GtkWindow    *parent,
   gtk_label_set_label (self->reason_label, reason);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->reason_label), info->reason);
 
-  self->notify_id = g_signal_connect_swapped (prompt, "notify::status-text", G_CALLBACK (update), self);
-  update (self);
+  gw_prompt_dialog_track (GW_PROMPT_DIALOG (self), state, prompt, self->remaining_label);
   return GTK_WIDGET (self);
 }
 
 GwPromptItem *
 gw_approval_dialog_get_prompt (GwApprovalDialog *self)
 {
-  return self->prompt;
+  return gw_prompt_dialog_get_prompt (GW_PROMPT_DIALOG (self));
 }
 
 const char *
 gw_approval_dialog_get_remaining_text (GwApprovalDialog *self)
 {
-  return gtk_label_get_label (self->remaining_label);
+  return gw_prompt_dialog_get_remaining_text (GW_PROMPT_DIALOG (self));
 }

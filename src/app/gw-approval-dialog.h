@@ -3,11 +3,12 @@
 
 #include <adwaita.h>
 #include "gw-app-state.h"
+#include "gw-prompt-dialog.h"
 
 G_BEGIN_DECLS
 
 #define GW_TYPE_APPROVAL_DIALOG (gw_approval_dialog_get_type ())
-G_DECLARE_FINAL_TYPE (GwApprovalDialog, gw_approval_dialog, GW, APPROVAL_DIALOG, AdwMessageDialog)
+G_DECLARE_FINAL_TYPE (GwApprovalDialog, gw_approval_dialog, GW, APPROVAL_DIALOG, GwPromptDialog)
 
 /* "Allow “Kitchen Sensor” to Connect?": Deny / Allow Once / Always Allow. */
 GtkWidget    *gw_approval_dialog_new        (GtkWindow    *parent,

@@ -10,33 +10,28 @@
 
 struct _GwPairingDialog
 {
-  AdwMessageDialog  parent_instance;
+  GwPromptDialog  parent_instance;
 
-  GwAppState       *state;
-  GwPromptItem     *prompt;
-  gulong            notify_id;
-
-  GtkLabel         *code_label;
-  GtkLabel         *question_label;
-  GtkLabel         *remaining_label;
+  GtkLabel       *code_label;
+  GtkLabel       *question_label;
+  GtkLabel       *remaining_label;
 };
 
-G_DEFINE_FINAL_TYPE (GwPairingDialog, gw_pairing_dialog, ADW_TYPE_MESSAGE_DIALOG)
+G_DEFINE_FINAL_TYPE (GwPairingDialog, gw_pairing_dialog, GW_TYPE_PROMPT_DIALOG)
+
+static GwPromptAnswer
+gw_pairing_dialog_answer_for (GwPromptDialog *dialog,
+                              const char     *response)
+{
+  return g_strcmp0 (response, "confirm") == 0 ? GW_ANSWER_CONFIRM : GW_ANSWER_REJECT;
+}
 
 static void
-update (GwPairingDialog *self)
+gw_pairing_dialog_ended (GwPromptDialog *dialog,
+                         GwPromptStatus  status)
 {
-  GwPromptStatus status = gw_prompt_item_get_status (self->prompt);
+  GwPairingDialog *self = GW_PAIRING_DIALOG (dialog);
 
-  gtk_label_set_label (self->remaining_label, gw_prompt_item_get_status_text (self->prompt));
-  if (status == GW_PROMPT_STATUS_PENDING)
-    return;
-  if (status == GW_PROMPT_STATUS_ANSWERED || status == GW_PROMPT_STATUS_CANCELLED)
-    {
-      gtk_window_destroy (GTK_WINDOW (self));
-      return;
-    }
-  /* Expired or the device left: say so instead of vanishing. */
   adw_message_dialog_set_heading (ADW_MESSAGE_DIALOG (self),
                                   status == GW_PROMPT_STATUS_EXPIRED ? _("Pairing Request Expired")
                                                                      : _("Device Left"));
@@ -51,28 +46,9 @@ update (GwPairingDialog *self)
 }
 
 static void
-gw_pairing_dialog_response (AdwMessageDialog *dialog,
-                            const char       *response)
-{
-  GwPairingDialog *self = GW_PAIRING_DIALOG (dialog);
-
-  if (gw_prompt_item_get_status (self->prompt) == GW_PROMPT_STATUS_PENDING)
-    gw_app_state_answer_prompt (self->state, gw_prompt_item_get_id (self->prompt),
-                                g_strcmp0 (response, "confirm") == 0 ? GW_ANSWER_CONFIRM : GW_ANSWER_REJECT);
-  else
-    gw_app_state_dismiss_prompt (self->state, self->prompt);
-}
-
-static void
 gw_pairing_dialog_dispose (GObject *object)
 {
-  GwPairingDialog *self = GW_PAIRING_DIALOG (object);
-
-  if (self->prompt != NULL)
-    g_clear_signal_handler (&self->notify_id, self->prompt);
-  g_clear_object (&self->prompt);
-  g_clear_object (&self->state);
-  gtk_widget_dispose_template (GTK_WIDGET (self), GW_TYPE_PAIRING_DIALOG);
+  gtk_widget_dispose_template (GTK_WIDGET (object), GW_TYPE_PAIRING_DIALOG);
   G_OBJECT_CLASS (gw_pairing_dialog_parent_class)->dispose (object);
 }
 
@@ -83,7 +59,8 @@ gw_pairing_dialog_class_init (GwPairingDialogClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = gw_pairing_dialog_dispose;
-  ADW_MESSAGE_DIALOG_CLASS (klass)->response = gw_pairing_dialog_response;
+  GW_PROMPT_DIALOG_CLASS (klass)->answer_for = gw_pairing_dialog_answer_for;
+  GW_PROMPT_DIALOG_CLASS (klass)->ended = gw_pairing_dialog_ended;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/cpns/Gateway/gw-pairing-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, GwPairingDialog, code_label);
@@ -112,8 +89,6 @@ gw_pairing_dialog_new (GtkWindow    *parent,
   g_return_val_if_fail (GW_IS_PROMPT_ITEM (prompt), NULL);
 
   self = g_object_new (GW_TYPE_PAIRING_DIALOG, "transient-for", parent, NULL);
-  self->state = g_object_ref (state);
-  self->prompt = g_object_ref (prompt);
   info = gw_prompt_item_get_info (prompt);
 
   /* Translators: %s is the device name */
@@ -131,15 +106,14 @@ gw_pairing_dialog_new (GtkWindow    *parent,
     }
   code = gw_format_code (info->code);
   gtk_label_set_label (self->code_label, code);
-  self->notify_id = g_signal_connect_swapped (prompt, "notify::status-text", G_CALLBACK (update), self);
-  update (self);
+  gw_prompt_dialog_track (GW_PROMPT_DIALOG (self), state, prompt, self->remaining_label);
   return GTK_WIDGET (self);
 }
 
 GwPromptItem *
 gw_pairing_dialog_get_prompt (GwPairingDialog *self)
 {
-  return self->prompt;
+  return gw_prompt_dialog_get_prompt (GW_PROMPT_DIALOG (self));
 }
 
 const char *
@@ -151,5 +125,5 @@ gw_pairing_dialog_get_code_text (GwPairingDialog *self)
 const char *
 gw_pairing_dialog_get_remaining_text (GwPairingDialog *self)
 {
-  return gtk_label_get_label (self->remaining_label);
+  return gw_prompt_dialog_get_remaining_text (GW_PROMPT_DIALOG (self));
 }

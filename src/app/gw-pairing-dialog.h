@@ -3,11 +3,12 @@
 
 #include <adwaita.h>
 #include "gw-app-state.h"
+#include "gw-prompt-dialog.h"
 
 G_BEGIN_DECLS
 
 #define GW_TYPE_PAIRING_DIALOG (gw_pairing_dialog_get_type ())
-G_DECLARE_FINAL_TYPE (GwPairingDialog, gw_pairing_dialog, GW, PAIRING_DIALOG, AdwMessageDialog)
+G_DECLARE_FINAL_TYPE (GwPairingDialog, gw_pairing_dialog, GW, PAIRING_DIALOG, GwPromptDialog)
 
 /* "Pair “Kitchen Sensor”?" with the 6-digit code; answers the prompt. */
 GtkWidget    *gw_pairing_dialog_new        (GtkWindow    *parent,
