@@ -398,7 +398,7 @@ set_default (SrvStore *store)
 }
 
 static void
-unset_default (SrvStore *store)
+unset_default (const SrvStore *store)
 {
   G_LOCK (default_store);
   if (default_store == store)
