@@ -360,10 +360,14 @@ on_registered (CpnsMessage  *reply,
     {
       CpnsErrorCode code = error->domain == CPNS_ERROR ? error->code : CPNS_ERROR_INTERNAL;
 
-      /* Nothing registered: just forget the pending row. */
+      /* The server may have registered it before the answer was lost (a
+       * connection cut after the request, a timeout, a 5xx): fail() rolls
+       * it back there too, and the pending row stays until the server
+       * confirms the removal (or says not_found). */
       if (!self->rekey)
-        gw_registry_delete_entity (self->core->registry, self->pne_id, NULL);
-      g_hash_table_remove (self->core->pairing_ids, self->pne_id);
+        self->registered = TRUE;
+      else
+        g_hash_table_remove (self->core->pairing_ids, self->pne_id);
       if (code >= CPNS_ERROR_PIN_MISMATCH || code == CPNS_ERROR_UNAUTHORIZED)
         code = CPNS_ERROR_SERVER_UNREACHABLE;
       fail (self, code, "The server did not register the device");

@@ -42,6 +42,7 @@ struct _GwServerSession
   GCancellable            *cancellable;  /* the connect attempt + websocket */
   SoupWebsocketConnection *ws;
   GList                   *waiters;
+  guint                    ws_failures;  /* events WebSocket opens failed in a row */
   gboolean                 connecting;
   gboolean                 shut_down;
   guint8                   nonce_g[CPNS_NONCE_LEN];
@@ -443,7 +444,8 @@ encode (CpnsMessage *msg)
 /* ------------------------------------------------------------------ */
 /* Step 1 */
 
-static void
+/* The next attempt's delay (with its jitter), announced as retry_in_s. */
+static guint
 schedule_retry (GwServerSession *self)
 {
   guint ms;
@@ -453,6 +455,7 @@ schedule_retry (GwServerSession *self)
   ms = gw_backoff_delay_ms (self->attempt, g_random_double ());
   self->retry_in_s = (ms + 999) / 1000;
   set_state (self, GW_SESSION_RETRYING);
+  return ms;
 }
 
 static gboolean
@@ -487,8 +490,10 @@ connect_failed (GwServerSession *self,
   gw_clock_clear (self->core->clock, &self->retry_timer);
   self->retry_timer = gw_clock_add_timeout (self->core->clock, ms, on_retry, self);
   set_state (self, GW_SESSION_RETRYING);
-  /* A wrong secret or pin will not get better by waiting. */
-  if (g_error_matches (error, CPNS_ERROR, CPNS_ERROR_SERVER_UNREACHABLE))
+  /* A wrong secret or pin will not get better by waiting; an unreachable
+   * server or a server fault (HTTP 5xx) may. */
+  if (g_error_matches (error, CPNS_ERROR, CPNS_ERROR_SERVER_UNREACHABLE) ||
+      g_error_matches (error, CPNS_ERROR, CPNS_ERROR_INTERNAL))
     fail_impatient_waiters (self, error, gw_clock_now (self->core->clock) + (gint64) ms * 1000);
   else
     call_waiters (self, error);
@@ -740,11 +745,15 @@ ignore_reply (GwServerSession *self,
 {
 }
 
-/* The session died under us (server down, WebSocket closed). */
+/* The session died under us (server down, WebSocket closed or not
+ * opened). The next attempt backs off from @attempt. */
 static void
 session_lost (GwServerSession *self,
-              const GError    *error)
+              const GError    *error,
+              guint            attempt)
 {
+  guint ms;
+
   if (self->shut_down || self->state != GW_SESSION_CONNECTED)
     return;
   g_clear_error (&self->last_error);
@@ -757,10 +766,11 @@ session_lost (GwServerSession *self,
       g_clear_object (&self->ws);
     }
   self->connecting = FALSE;
-  self->attempt = 0;
-  schedule_retry (self);
-  self->retry_timer = gw_clock_add_timeout (self->core->clock, self->retry_in_s * 1000,
-                                            on_retry, self);
+  self->attempt = attempt;
+  /* The jittered delay itself, not retry_in_s rounded up to whole
+   * seconds: that made every gateway retry exactly 1 s after a loss. */
+  ms = schedule_retry (self);
+  self->retry_timer = gw_clock_add_timeout (self->core->clock, ms, on_retry, self);
 }
 
 /* ------------------------------------------------------------------ */
@@ -807,7 +817,7 @@ on_ws_closed (SoupWebsocketConnection *ws,
     gw_error_new_advice (CPNS_ERROR_SERVER_UNREACHABLE, "The connection to the CPNS server was lost");
 
   g_debug ("events WebSocket closed");
-  session_lost (self, error);
+  session_lost (self, error, 0);
 }
 
 static void
@@ -823,7 +833,17 @@ on_ws_connected (GObject      *source,
   if (ws == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("events WebSocket failed: %s", error->message);
+        {
+          g_autoptr(GError) lost =
+            gw_error_new_advice (CPNS_ERROR_SERVER_UNREACHABLE,
+                                 "The CPNS server's event channel could not be opened");
+
+          g_debug ("events WebSocket failed: %s", error->message);
+          /* Without it revocations go unheard: start over, backing off
+           * further at each failure in a row. */
+          if (!self->shut_down && self->state == GW_SESSION_CONNECTED && self->ws == NULL)
+            session_lost (self, lost, self->ws_failures++);
+        }
       return;
     }
   if (self->shut_down || self->state != GW_SESSION_CONNECTED || self->ws)
@@ -833,6 +853,7 @@ on_ws_connected (GObject      *source,
       return;
     }
   self->ws = ws;
+  self->ws_failures = 0;
   soup_websocket_connection_set_keepalive_interval (ws, 15);
   g_signal_connect (ws, "message", G_CALLBACK (on_ws_message), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), self);
@@ -898,7 +919,7 @@ call_done (GwServerSession *self,
   if (error)
     {
       if (g_error_matches (error, CPNS_ERROR, CPNS_ERROR_SERVER_UNREACHABLE))
-        session_lost (self, error);
+        session_lost (self, error, 0);
       call->func (NULL, error, call->data);
       call_free (call);
       return;

@@ -24,6 +24,29 @@
  *
  *   stress-faults-midflow [--tap] [MAX_OFFSET [drop|restart]]
  *                                       (harness 8, both faults; suite: 2 drop)
+ *
+ * The HTTP part (`http` mode): the gateway reaches the server through
+ * fault-proxy.c instead, which terminates TLS with the server's own
+ * certificate and key and sees every CPNS-2 request, so a fault hits a
+ * named protocol step: the first request of that step after arming.
+ * Faults: 500 and 503 (a §2 error body, nothing forwarded), stall
+ * (nothing forwarded, no answer for 30 s, then closed), drop (forwarded,
+ * its answer withheld, both connections cut). Steps of pairing: challenge, session,
+ * events, entities, key-confirm; of connection setup: challenge,
+ * session, events, auth, verify, decision, inventory-put (the session
+ * steps run with the gateway's server session ended beforehand, so the
+ * flow has to open one). Asserted per run: the fault hit its step; the
+ * outcome is the one decided for that step (below); afterwards no
+ * pending entity on the server, no pending / pairing / connecting row in
+ * the gateway registry, no credentials from a failed pairing and no
+ * session from a failed setup; a completed setup ends "connected" on the
+ * server (a faulted inventory PUT is sent again); a session step showed
+ * "retrying" with retry_in_s; the events channel is open again; the
+ * session is connected again. Over all runs: retry delays vary (jitter).
+ *
+ *   stress-faults-midflow [--tap] http FAULTS [STEPS]
+ *       FAULTS: comma list of 500,503,stall,drop; STEPS: comma list of
+ *       step names (default: all steps of both flows)
  */
 #include "config.h"
 
@@ -32,6 +55,7 @@
 
 #include <sqlite3.h>
 
+#include "fault-proxy.h"
 #include "gw-test-fixture.h"
 
 typedef enum { FAULT_DROP, FAULT_RESTART, N_FAULTS } Fault;
@@ -334,6 +358,316 @@ test_faults (void)
     g_assert_true (jitter);
 }
 
+/* ------------------------------------------------------------------ */
+/* HTTP faults through the TLS-terminating proxy (fault-proxy.c). */
+
+static FaultProxy *fproxy;
+static char **http_faults;
+static char **http_steps;
+
+static const char *pairing_steps[] = { "challenge", "session", "events", "entities", "key-confirm", NULL };
+static const char *connection_steps[] = { "challenge", "session", "events", "auth", "verify", "decision",
+                                          "inventory-put", NULL };
+
+static FpFault
+parse_fault (const char *name)
+{
+  if (g_str_equal (name, "500"))
+    return FP_FAULT_500;
+  if (g_str_equal (name, "503"))
+    return FP_FAULT_503;
+  if (g_str_equal (name, "stall"))
+    return FP_FAULT_STALL;
+  if (g_str_equal (name, "drop"))
+    return FP_FAULT_DROP;
+  g_error ("unknown fault %s", name);
+}
+
+static gboolean
+is_session_step (const char *step)
+{
+  return g_str_equal (step, "challenge") || g_str_equal (step, "session") || g_str_equal (step, "events");
+}
+
+/* The outcome decided for a 5xx or a stall at each step (see
+ * docs/PROTOCOL-NOTES.md, §5): the session steps are retried with backoff
+ * while the flow waits, so the flow completes; the inventory PUT is
+ * queued and sent again, so the setup completes; a failed entity,
+ * key-confirm, auth, verify or decision call is not repeated: the flow
+ * is rolled back. */
+static gboolean
+expect_completed (const char *step)
+{
+  return is_session_step (step) || g_str_equal (step, "inventory-put");
+}
+
+static const char *
+last_session_state (void)
+{
+  for (guint i = env.gw->events->len; i > 0; i--)
+    {
+      JsonObject *e = g_ptr_array_index (env.gw->events, i - 1);
+
+      if (g_strcmp0 (json_object_get_string_member_with_default (e, "type", NULL), "session") == 0)
+        return json_object_get_string_member (json_object_get_object_member (e, "session"), "state");
+    }
+  return NULL;
+}
+
+static gboolean
+wait_session_state (const char *state,
+                    guint       timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (g_strcmp0 (last_session_state (), state) != 0)
+    {
+      if (g_get_monotonic_time () > end)
+        return FALSE;
+      t_sleep (20);
+    }
+  return TRUE;
+}
+
+static gint64
+count_rows (const char *db_path,
+            const char *sql)
+{
+  g_autoptr(GPtrArray) rows = query_column (db_path, sql);
+
+  return rows->len;
+}
+
+/* Polls @check until it holds, for up to @timeout_ms. */
+typedef gboolean (*Check) (gpointer data);
+
+static gboolean
+eventually (Check    check,
+            gpointer data,
+            guint    timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (!check (data))
+    {
+      if (g_get_monotonic_time () > end)
+        return check (data);
+      t_sleep (50);
+    }
+  return TRUE;
+}
+
+typedef struct
+{
+  const char *server_db;
+  const char *registry_db;
+  const char *pne_id;
+} Clean;
+
+static gboolean
+no_half_state (gpointer data)
+{
+  Clean *c = data;
+
+  return count_rows (c->server_db, "SELECT pne_id FROM entities WHERE state = 'pending'") == 0 &&
+         count_rows (c->registry_db, "SELECT pne_id FROM entities WHERE pending = 1 OR state IN (0, 2, 3)") == 0;
+}
+
+/* The setup reached the server's inventory (`connect --once` ends with
+ * "disconnected") and the gateway has nothing left to send. */
+static gboolean
+inventory_sent (gpointer data)
+{
+  Clean *c = data;
+  g_autofree char *state = t_server_entity_state (env.server, c->pne_id);
+
+  return (g_strcmp0 (state, "connected") == 0 || g_strcmp0 (state, "disconnected") == 0) &&
+         count_rows (c->registry_db, "SELECT pne_id FROM inventory_queue") == 0;
+}
+
+static gboolean
+was_hit (gpointer data)
+{
+  return fault_proxy_was_hit (fproxy);
+}
+
+static gboolean
+events_open (gpointer data)
+{
+  return fault_proxy_open_websockets (fproxy) > 0 && g_strcmp0 (last_session_state (), "connected") == 0;
+}
+
+static void
+test_http_faults (void)
+{
+  g_autofree char *server_db = g_build_filename (env.server->dir, "cpns-server.db", NULL);
+  g_autofree char *registry_db = g_build_filename (env.dir, "gateway", "registry.sqlite", NULL);
+  g_autoptr(GString) table = g_string_new (NULL);
+  g_autoptr(GArray) delays = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GString) retry_in = g_string_new (NULL);
+  guint runs = 0, completed = 0, rolled_back = 0, retrying = 0, unexpected = 0;
+  gint64 last_retry = 0, t0 = g_get_monotonic_time ();
+  gboolean jitter = FALSE;
+
+  for (guint f = 0; http_faults[f]; f++)
+    for (guint flow = 0; flow < 2; flow++)
+      {
+        const char * const *steps = flow ? connection_steps : pairing_steps;
+
+        for (guint s = 0; steps[s]; s++)
+          {
+            const char *step = steps[s];
+            FpFault fault = parse_fault (http_faults[f]);
+            g_autofree char *dir = NULL, *creds = NULL, *name = NULL, *id = NULL;
+            g_autoptr(TPne) pne = NULL;
+            Clean clean = { server_db, registry_db, NULL };
+            guint first_event, run_retrying = 0;
+            gint64 start, elapsed;
+            gboolean hit, ok, events_ok = TRUE, inventory_ok = TRUE;
+            int rc;
+
+            if (http_steps && !g_strv_contains ((const char * const *) http_steps, step))
+              continue;
+            dir = g_strdup_printf ("%s/dev-%s-%u-%s", env.dir, http_faults[f], flow, step);
+            creds = g_build_filename (dir, "credentials", NULL);
+            name = g_strdup_printf ("d%s%u%u", http_faults[f], flow, s);
+            if (flow == 1)
+              {
+                g_assert_cmpint (t_pne_run (PNE_TIMEOUT_MS, "pair", "--gateway", env.address, "--name", name,
+                                            "--type", "sensor", "--yes", "--state-dir", dir, NULL), ==, 0);
+                t_pne_forget_session (dir);
+              }
+            if (is_session_step (step))
+              {
+                /* The flow must open the session itself. */
+                t_gateway_send (env.gw, "disconnect");
+                g_assert_true (wait_session_state ("disconnected", 10000));
+              }
+            else
+              g_assert_true (wait_session_state ("connected", 30000));
+            first_event = env.gw->events->len;
+            fault_proxy_arm (fproxy, fault, step);
+            start = g_get_monotonic_time ();
+            if (flow == 0)
+              pne = t_pne_spawn ("pair", "--gateway", env.address, "--name", name, "--type", "sensor",
+                                 "--yes", "--state-dir", dir, NULL);
+            else
+              pne = t_pne_spawn ("connect", "--once", "--gateway", env.address, "--state-dir", dir, NULL);
+            rc = t_pne_wait (pne, 75000);
+            elapsed = g_get_monotonic_time () - start;
+            /* The events WebSocket opens after the session, in parallel
+             * with the flow, which may be done before it is asked for. */
+            eventually (was_hit, NULL, 20000);
+            hit = fault_proxy_disarm (fproxy);
+            runs++;
+            g_assert_true (hit);
+
+            id = t_pne_credential (dir, "pne_id");
+            clean.pne_id = id;
+            if (rc == 0)
+              {
+                g_autofree char *state = NULL;
+                g_autofree char *session = t_pne_credential (dir, "session_id");
+
+                completed++;
+                g_assert_nonnull (id);
+                state = t_server_entity_state (env.server, id);
+                g_assert_nonnull (state);
+                g_assert_cmpstr (state, !=, "pending");
+                g_assert_cmpstr (state, !=, "revoked");
+                if (flow == 1)
+                  {
+                    g_assert_nonnull (session);
+                    /* A faulted inventory PUT is sent again. */
+                    inventory_ok = eventually (inventory_sent, &clean, 30000);
+                  }
+              }
+            else
+              {
+                rolled_back++;
+                if (flow == 0)
+                  g_assert_false (g_file_test (creds, G_FILE_TEST_EXISTS));
+                else
+                  {
+                    g_autofree char *session = t_pne_credential (dir, "session_id");
+                    g_autofree char *state = t_server_entity_state (env.server, id);
+
+                    g_assert_null (session);
+                    g_assert_cmpstr (state, !=, "connected");
+                  }
+              }
+            /* Nothing half-done on either side (a rollback's DELETE may
+             * wait for the session to come back). */
+            ok = eventually (no_half_state, &clean, 40000);
+            if (g_str_equal (step, "events"))
+              events_ok = eventually (events_open, NULL, 40000);
+            g_assert_true (wait_session_state ("connected", 40000));
+
+            for (guint i = first_event; i < env.gw->events->len; i++)
+              {
+                JsonObject *e = g_ptr_array_index (env.gw->events, i);
+                JsonObject *so;
+                const char *state;
+
+                if (g_strcmp0 (json_object_get_string_member_with_default (e, "type", NULL), "session") != 0)
+                  continue;
+                so = json_object_get_object_member (e, "session");
+                state = json_object_get_string_member (so, "state");
+                if (g_strcmp0 (state, "retrying") == 0)
+                  {
+                    run_retrying++;
+                    g_assert_true (json_object_has_member (so, "retry_in_s"));
+                    g_string_append_printf (retry_in, " %" G_GINT64_FORMAT,
+                                            json_object_get_int_member (so, "retry_in_s"));
+                    last_retry = json_object_get_int_member (e, "time");
+                  }
+                else if (g_strcmp0 (state, "connecting") == 0 && last_retry)
+                  {
+                    gint64 d = json_object_get_int_member (e, "time") - last_retry;
+
+                    g_array_append_val (delays, d);
+                    last_retry = 0;
+                  }
+              }
+            last_retry = 0;
+            retrying += run_retrying;
+
+            g_string_append_printf (table, "#   %-5s %-10s %-13s %-11s exit %d  %5.1f s  retrying %u%s%s%s\n",
+                                    http_faults[f], flow ? "connection" : "pairing", step,
+                                    rc == 0 ? "completed" : "rolled back", rc, elapsed / 1e6, run_retrying,
+                                    ok ? "" : "  HALF STATE LEFT", events_ok ? "" : "  NO EVENTS CHANNEL",
+                                    inventory_ok ? "" : "  INVENTORY NOT SENT");
+            g_test_message ("%s/%s/%s: %s (exit %d) in %.1f s", http_faults[f], flow ? "connection" : "pairing",
+                            step, rc == 0 ? "completed" : "rolled back", rc, elapsed / 1e6);
+            g_assert_true (ok);
+            g_assert_true (events_ok);
+            g_assert_true (inventory_ok);
+            if (fault != FP_FAULT_DROP)
+              {
+                if ((rc == 0) != expect_completed (step))
+                  unexpected++;
+                if (is_session_step (step))
+                  g_assert_cmpuint (run_retrying, >, 0);
+              }
+          }
+      }
+
+  for (guint i = 1; i < delays->len; i++)
+    if (ABS (g_array_index (delays, gint64, i) - g_array_index (delays, gint64, 0)) > 20000)
+      jitter = TRUE;
+  g_print ("# FIGURE faults mid-flow (HTTP): %u runs in %.0f s over %u proxied connections, %u requests:"
+           " %u completed, %u rolled back, %u not the decided outcome; 0 half-done;"
+           " %u \"retrying\" session events; announced retry_in_s:%s; retrying→connecting (ms):",
+           runs, (g_get_monotonic_time () - t0) / 1e6, fault_proxy_connections (fproxy),
+           fault_proxy_requests (fproxy), completed, rolled_back, unexpected, retrying, retry_in->str);
+  for (guint i = 0; i < delays->len; i++)
+    g_print (" %" G_GINT64_FORMAT, g_array_index (delays, gint64, i) / 1000);
+  g_print ("\n#   fault flow       step          outcome\n%s", table->str);
+  g_assert_cmpuint (unexpected, ==, 0);
+  if (delays->len >= 3)
+    g_assert_true (jitter);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -344,12 +678,22 @@ main (int   argc,
   const char *extra[] = { "--enroll", NULL, "--confirm-pairing", "always", "--approve", "always",
                           "--pairing-window", "900", "--connect", NULL };
   JsonObject *e;
+  gboolean http = FALSE;
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-  if (argc > 1)
+  if (argc > 1 && g_str_equal (argv[1], "http"))
+    {
+      http = TRUE;
+      http_faults = g_strsplit (argc > 2 ? argv[2] : "500,stall", ",", -1);
+      if (argc > 3 && !g_str_equal (argv[3], "all"))
+        http_steps = g_strsplit (argv[3], ",", -1);
+      for (guint f = 0; http_faults[f]; f++)
+        parse_fault (http_faults[f]);
+    }
+  else if (argc > 1)
     max_offset = (guint) g_ascii_strtoull (argv[1], NULL, 10);
-  if (argc > 2)
+  if (!http && argc > 2)
     {
       for (guint f = 0; f < N_FAULTS; f++)
         if (g_str_equal (argv[2], fault_names[f]))
@@ -361,15 +705,27 @@ main (int   argc,
   gw_dir = g_build_filename (env.dir, "gateway", NULL);
   env.server = t_server_start (srv_dir, 0);
 
-  g_mutex_init (&proxy.lock);
-  proxy.open = g_ptr_array_new_with_free_func (g_object_unref);
-  proxy.armed = -1;
-  proxy.upstream_port = env.server->port;
-  service = g_threaded_socket_service_new (16);
-  env.proxy_port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (service), NULL, &error);
-  g_assert_no_error (error);
-  g_signal_connect (service, "run", G_CALLBACK (on_run), NULL);
-  g_socket_service_start (service);
+  if (http)
+    {
+      g_autofree char *cert = g_build_filename (srv_dir, "server-cert.pem", NULL);
+      g_autofree char *key = g_build_filename (srv_dir, "server-key.pem", NULL);
+
+      fproxy = fault_proxy_new (env.server->port, cert, key, &error);
+      g_assert_no_error (error);
+      env.proxy_port = fault_proxy_get_port (fproxy);
+    }
+  else
+    {
+      g_mutex_init (&proxy.lock);
+      proxy.open = g_ptr_array_new_with_free_func (g_object_unref);
+      proxy.armed = -1;
+      proxy.upstream_port = env.server->port;
+      service = g_threaded_socket_service_new (16);
+      env.proxy_port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (service), NULL, &error);
+      g_assert_no_error (error);
+      g_signal_connect (service, "run", G_CALLBACK (on_run), NULL);
+      g_socket_service_start (service);
+    }
 
   /* The invitation names the proxy. */
   real_url = env.server->url;
@@ -384,12 +740,19 @@ main (int   argc,
   g_assert_false (json_object_has_member (e, "error"));
   env.address = g_strdup_printf ("127.0.0.1:%u", env.gw->port);
 
-  g_test_add_func ("/stress/faults-midflow", test_faults);
+  if (http)
+    g_test_add_func ("/stress/faults-midflow/http", test_http_faults);
+  else
+    g_test_add_func ("/stress/faults-midflow", test_faults);
   ret = g_test_run ();
 
   g_assert_cmpint (t_gateway_stop (env.gw), ==, 0);
   g_clear_pointer (&env.gw, t_gateway_free);
-  g_socket_service_stop (service);
+  if (service)
+    g_socket_service_stop (service);
+  g_clear_pointer (&fproxy, fault_proxy_free);
+  g_strfreev (http_faults);
+  g_strfreev (http_steps);
   t_server_stop (env.server);
   g_clear_pointer (&env.server, t_server_free);
   g_free (env.address);
