@@ -3,12 +3,7 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <glib/gi18n.h>
-#include <glib/gstdio.h>
 
 #include "cpns-crypto.h"
 #include "cpns-invitation.h"
@@ -50,67 +45,6 @@ static const GOptionEntry options[] = {
     N_("PATH") },
   { NULL }
 };
-
-/* The longest line taken for an invitation (real ones are ~200 bytes). */
-#define INVITATION_MAX 4096
-
-/* Reads the invitation from the first line of @path ("-": standard
- * input) without reading past that line, and checks that it is one.
- * Returns a secret (free with cpns_free_secret_string). The messages
- * name the file, never its contents. */
-static char *
-read_invitation_file (const char  *path,
-                      GError     **error)
-{
-  gboolean from_stdin = g_strcmp0 (path, "-") == 0;
-  g_autofree char *where = from_stdin ? g_strdup (_("standard input")) : g_filename_display_name (path);
-  g_autoptr(CpnsInvitation) parsed = NULL;
-  g_autoptr(GError) parse_error = NULL;
-  char line[INVITATION_MAX + 1];
-  char *result = NULL;
-  gsize n = 0;
-  int fd = from_stdin ? STDIN_FILENO : g_open (path, O_RDONLY | O_CLOEXEC, 0);
-
-  if (fd < 0)
-    {
-      int e = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", where, g_strerror (e));
-      return NULL;
-    }
-  while (n < INVITATION_MAX)
-    {
-      ssize_t r = read (fd, line + n, 1);
-
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r < 0)
-        {
-          int e = errno;
-          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", where, g_strerror (e));
-          goto out;
-        }
-      if (r == 0 || line[n] == '\n')
-        break;
-      n++;
-    }
-  line[n] = '\0';
-  if (n == INVITATION_MAX)
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                 _("%s: the first line is longer than any invitation"), where);
-  else if (*g_strstrip (line) == '\0')
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, _("%s: no invitation in it"), where);
-  else if ((parsed = cpns_invitation_parse (line, &parse_error)) == NULL)
-    g_set_error (error, parse_error->domain, parse_error->code,
-                 _("%s does not hold a cpns://enroll invitation (%s)"), where, parse_error->message);
-  else
-    result = g_strdup (line);
-
-out:
-  cpns_wipe (line, sizeof line);
-  if (!from_stdin)
-    g_close (fd, NULL);
-  return result;
-}
 
 /* ---- engine ------------------------------------------------------------ */
 
@@ -404,7 +338,7 @@ gw_application_handle_local_options (GApplication *app,
           g_printerr ("%s\n", _("Use either --enroll or --enroll-file, not both."));
           return 2;
         }
-      self->enroll_invitation = read_invitation_file (enroll_file, &error);
+      self->enroll_invitation = cpns_invitation_read_file (enroll_file, &error);
       if (self->enroll_invitation == NULL)
         {
           g_printerr ("cpns-gateway: --enroll-file: %s\n", error->message);

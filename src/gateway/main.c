@@ -3,11 +3,8 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include <glib.h>
 #include <glib-unix.h>
@@ -353,64 +350,6 @@ parse_listen (const char      *text,
   return TRUE;
 }
 
-/* --enroll-file: the invitation from the first line of PATH ("-":
- * standard input, read no further than that line, since the rest of
- * standard input is commands). A secret: never echoed in messages. */
-#define INVITATION_MAX 4096
-
-static char *
-read_invitation_file (const char  *path,
-                      GError     **error)
-{
-  gboolean from_stdin = g_strcmp0 (path, "-") == 0;
-  g_autofree char *where = from_stdin ? g_strdup ("standard input") : g_filename_display_name (path);
-  g_autoptr(CpnsInvitation) parsed = NULL;
-  g_autoptr(GError) parse_error = NULL;
-  char line[INVITATION_MAX + 1];
-  char *result = NULL;
-  gsize n = 0;
-  int fd = from_stdin ? STDIN_FILENO : open (path, O_RDONLY | O_CLOEXEC);
-
-  if (fd < 0)
-    {
-      int e = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", where, g_strerror (e));
-      return NULL;
-    }
-  while (n < INVITATION_MAX)
-    {
-      ssize_t r = read (fd, line + n, 1);
-
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r < 0)
-        {
-          int e = errno;
-          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", where, g_strerror (e));
-          goto out;
-        }
-      if (r == 0 || line[n] == '\n')
-        break;
-      n++;
-    }
-  line[n] = '\0';
-  if (n == INVITATION_MAX)
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: the first line is longer than any invitation", where);
-  else if (*g_strstrip (line) == '\0')
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: no invitation in it", where);
-  else if ((parsed = cpns_invitation_parse (line, &parse_error)) == NULL)
-    g_set_error (error, parse_error->domain, parse_error->code,
-                 "%s does not hold a cpns://enroll invitation (%s)", where, parse_error->message);
-  else
-    result = g_strdup (line);
-
-out:
-  cpns_wipe (line, sizeof line);
-  if (!from_stdin)
-    close (fd);
-  return result;
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -483,7 +422,7 @@ main (int   argc,
       g_printerr ("cpns-gatewayd: use either --enroll or --enroll-file, not both\n");
       return EXIT_USAGE;
     }
-  if (enroll_file && (enroll = read_invitation_file (enroll_file, &error)) == NULL)
+  if (enroll_file && (enroll = cpns_invitation_read_file (enroll_file, &error)) == NULL)
     {
       g_printerr ("cpns-gatewayd: --enroll-file: %s\n", error->message);
       return EXIT_USAGE;

@@ -4,7 +4,13 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 
 #include "cpns-crypto.h"
 #include "cpns-error.h"
@@ -258,4 +264,73 @@ cpns_invitation_to_uri (const CpnsInvitation *invitation)
   if (invitation->pin_sha256 != NULL)
     g_string_append_printf (uri, "&pin=" PIN_PREFIX "%s", invitation->pin_sha256);
   return g_string_free (uri, FALSE);
+}
+
+static void
+set_file_error (GError    **error,
+                const char *where,
+                int         errsv)
+{
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errsv), "%s: %s", where,
+               g_strerror (errsv));
+}
+
+char *
+cpns_invitation_read_file (const char  *path,
+                           GError     **error)
+{
+  gboolean from_stdin;
+  g_autofree char *where = NULL;
+  g_autoptr(CpnsInvitation) parsed = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  char line[MAX_INVITATION_LEN + 1];
+  char *result = NULL;
+  gsize n = 0;
+  int fd;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  from_stdin = strcmp (path, "-") == 0;
+  where = from_stdin ? g_strdup (_("standard input")) : g_filename_display_name (path);
+  fd = from_stdin ? STDIN_FILENO : g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      set_file_error (error, where, errno);
+      return NULL;
+    }
+  /* A byte at a time: on standard input nothing past the line is taken. */
+  while (n < MAX_INVITATION_LEN)
+    {
+      ssize_t r = read (fd, line + n, 1);
+
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        {
+          set_file_error (error, where, errno);
+          goto out;
+        }
+      if (r == 0 || line[n] == '\n')
+        break;
+      n++;
+    }
+  line[n] = '\0';
+  if (n == MAX_INVITATION_LEN)
+    g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST,
+                 _("%s: the first line is longer than any invitation"), where);
+  else if (*g_strstrip (line) == '\0')
+    g_set_error (error, CPNS_ERROR, CPNS_ERROR_BAD_REQUEST, _("%s: no invitation in it"), where);
+  else if ((parsed = cpns_invitation_parse (line, &parse_error)) == NULL)
+    g_set_error (error, parse_error->domain, parse_error->code,
+                 _("%s does not hold a cpns://enroll invitation (%s)"), where,
+                 parse_error->message);
+  else
+    result = g_strdup (line);
+
+out:
+  cpns_wipe (line, sizeof line);
+  if (!from_stdin)
+    g_close (fd, NULL);
+  return result;
 }
