@@ -28,6 +28,8 @@ struct _GwApplication
   char           *data_dir;
   int             listen_port;
   GError         *start_error;
+  GQueue          events;          /* from the engine, not handled yet */
+  guint           events_idle;
 };
 
 G_DEFINE_FINAL_TYPE (GwApplication, gw_application, ADW_TYPE_APPLICATION)
@@ -48,13 +50,48 @@ static const GOptionEntry options[] = {
 
 /* ---- engine ------------------------------------------------------------ */
 
+/* Engine events are handled from an idle below GTK's redraw priority, a
+ * few milliseconds' worth at a time: a burst (dozens of devices pairing
+ * and connecting at once) handled as it arrived kept the main loop busy at
+ * default priority for seconds, and the window painted nothing meanwhile
+ * (its toast animations stalled too, and libadwaita 1.2 then used a freed
+ * toast when one timed out before its show animation ended). */
+#define EVENT_BUDGET_US 8000
+
+static gboolean
+handle_events (gpointer user_data)
+{
+  GwApplication *self = user_data;
+  gint64 end = g_get_monotonic_time () + EVENT_BUDGET_US;
+  GwEvent *event;
+
+  while (g_get_monotonic_time () < end && (event = g_queue_pop_head (&self->events)) != NULL)
+    {
+      gw_app_state_handle_event (self->state, event);
+      gw_event_unref (event);
+    }
+  if (!g_queue_is_empty (&self->events))
+    return G_SOURCE_CONTINUE;
+  self->events_idle = 0;
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_engine_event (GwEvent  *event,
                  gpointer  user_data)
 {
   GwApplication *self = user_data;
 
-  gw_app_state_handle_event (self->state, event);
+  g_queue_push_tail (&self->events, gw_event_ref (event));
+  if (self->events_idle == 0)
+    self->events_idle = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, handle_events, self, NULL);
+}
+
+static void
+drop_events (GwApplication *self)
+{
+  g_clear_handle_id (&self->events_idle, g_source_remove);
+  g_queue_clear_full (&self->events, (GDestroyNotify) gw_event_unref);
 }
 
 static void
@@ -439,6 +476,7 @@ gw_application_shutdown (GApplication *app)
       gw_engine_stop (self->engine);
       g_clear_pointer (&self->engine, gw_engine_free);
     }
+  drop_events (self);
   G_APPLICATION_CLASS (gw_application_parent_class)->shutdown (app);
 }
 
@@ -453,6 +491,7 @@ gw_application_finalize (GObject *object)
       gw_engine_stop (self->engine);
       g_clear_pointer (&self->engine, gw_engine_free);
     }
+  drop_events (self);
 
   g_clear_object (&self->state);
   g_clear_object (&self->settings);

@@ -22,6 +22,7 @@ struct _GwWindow
   GwAppState           *state;
   GHashTable           *dialogs;       /* prompt id → dialog (weak) */
   guint                 n_toasts;
+  AdwToast             *toast;         /* shown or queued, until dismissed */
 
   AdwToastOverlay      *toast_overlay;
   GtkStack             *main_stack;
@@ -37,6 +38,18 @@ struct _GwWindow
 
 G_DEFINE_FINAL_TYPE (GwWindow, gw_window, ADW_TYPE_APPLICATION_WINDOW)
 
+static void
+on_toast_dismissed (GwWindow *self,
+                    AdwToast *toast)
+{
+  if (self->toast == toast)
+    g_clear_object (&self->toast);
+}
+
+/* One toast at a time: while it is up, a new text replaces its title. A
+ * burst of events (dozens of devices connecting at once) queued one toast
+ * each, shown for minutes, and libadwaita 1.2's overlay then used a freed
+ * toast when one was dismissed before its show animation ended. */
 void
 gw_window_add_toast (GwWindow   *self,
                      const char *text)
@@ -44,10 +57,18 @@ gw_window_add_toast (GwWindow   *self,
   AdwToast *toast;
 
   g_return_if_fail (GW_IS_WINDOW (self));
+  self->n_toasts++;
+  if (self->toast != NULL)
+    {
+      adw_toast_set_title (self->toast, text);
+      return;
+    }
   toast = adw_toast_new (text);
   adw_toast_set_timeout (toast, 4);
+  self->toast = g_object_ref (toast);
+  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_toast_dismissed), self,
+                           G_CONNECT_SWAPPED);
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
-  self->n_toasts++;
 }
 
 
@@ -243,6 +264,9 @@ gw_window_dispose (GObject *object)
 {
   GwWindow *self = GW_WINDOW (object);
 
+  if (self->toast != NULL)
+    g_signal_handlers_disconnect_by_data (self->toast, self);
+  g_clear_object (&self->toast);
   if (self->dialogs != NULL)
     {
       GHashTableIter iter;
