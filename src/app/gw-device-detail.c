@@ -25,6 +25,7 @@ struct _GwDeviceDetail
   GtkLabel     *description_label;
   AdwActionRow *state_row;
   GtkImage     *state_icon;
+  GtkImage     *type_icon;
   GwCopyLabel  *id_label;
   AdwActionRow *address_row;
   AdwActionRow *key_row;
@@ -60,6 +61,7 @@ update (GwDeviceDetail *self)
     }
   gtk_stack_set_visible_child_name (self->stack, "device");
   gtk_label_set_label (self->name_label, gw_entity_item_get_name (e));
+  gtk_image_set_from_icon_name (self->type_icon, gw_format_type_icon (gw_entity_item_get_entity_type (e)));
   type = gw_entity_item_get_type_name (e);
   desc = *gw_entity_item_get_description (e)
          ? g_strdup_printf ("%s · %s", type, gw_entity_item_get_description (e))
@@ -387,6 +389,7 @@ gw_device_detail_class_init (GwDeviceDetailClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GwDeviceDetail, description_label);
   gtk_widget_class_bind_template_child (widget_class, GwDeviceDetail, state_row);
   gtk_widget_class_bind_template_child (widget_class, GwDeviceDetail, state_icon);
+  gtk_widget_class_bind_template_child (widget_class, GwDeviceDetail, type_icon);
   gtk_widget_class_bind_template_child (widget_class, GwDeviceDetail, id_label);
   gtk_widget_class_bind_template_child (widget_class, GwDeviceDetail, address_row);
   gtk_widget_class_bind_template_child (widget_class, GwDeviceDetail, key_row);

@@ -118,55 +118,55 @@ gw_format_short_id (const char *id)
   return g_strdup_printf ("%.*s…%s", (int) (dash - id + 5), id, id + len - 4);
 }
 
+/* The entity_types of PROTOCOL.md §4.4: the name people read and the
+ * icon shown with it. The cpns-* icons are the app's own (data/icons, in
+ * its GResource under /io/github/cpns/Gateway/icons), the others are the
+ * Adwaita theme's. */
+static const struct
+{
+  const char *type;
+  const char *name;
+  const char *icon;
+} device_types[] = {
+  { "sensor", NC_("device type", "Sensor"), "cpns-sensor-symbolic" },
+  { "actuator", NC_("device type", "Actuator"), "cpns-actuator-symbolic" },
+  { "phone", NC_("device type", "Phone"), "phone-symbolic" },
+  { "computer", NC_("device type", "Computer"), "computer-symbolic" },
+  { "wearable", NC_("device type", "Wearable"), "cpns-wearable-symbolic" },
+  { "speaker", NC_("device type", "Speaker"), "audio-speakers-symbolic" },
+  { "display", NC_("device type", "Display"), "video-display-symbolic" },
+  { "camera", NC_("device type", "Camera"), "camera-web-symbolic" },
+  { "other", NC_("device type", "Other"), GW_FORMAT_TYPE_ICON_FALLBACK },
+};
+
+static int
+device_type_index (const char *entity_type)
+{
+  if (entity_type != NULL)
+    for (guint i = 0; i < G_N_ELEMENTS (device_types); i++)
+      if (strcmp (entity_type, device_types[i].type) == 0)
+        return (int) i;
+  return -1;
+}
+
 const char *
 gw_format_type_icon (const char *entity_type)
 {
-  static const struct { const char *word; const char *icon; } map[] = {
-    { "sensor", "weather-few-clouds-symbolic" },
-    { "thermo", "weather-few-clouds-symbolic" },
-    { "speaker", "audio-speakers-symbolic" },
-    { "audio", "audio-speakers-symbolic" },
-    { "phone", "phone-symbolic" },
-    { "tablet", "tablet-symbolic" },
-    { "camera", "camera-web-symbolic" },
-    { "tv", "tv-symbolic" },
-    { "display", "video-display-symbolic" },
-    { "printer", "printer-network-symbolic" },
-    { "light", "display-brightness-symbolic" },
-    { "computer", "computer-symbolic" },
-    { "laptop", "computer-symbolic" },
-    { "headset", "audio-headset-symbolic" },
-    { "watch", "alarm-symbolic" },
-    { "router", "network-wired-symbolic" },
-  };
+  int i = device_type_index (entity_type);
 
-  if (entity_type != NULL)
-    for (guint i = 0; i < G_N_ELEMENTS (map); i++)
-      if (strstr (entity_type, map[i].word) != NULL)
-        return map[i].icon;
-  return "application-x-appliance-symbolic";
+  return i >= 0 ? device_types[i].icon : GW_FORMAT_TYPE_ICON_FALLBACK;
 }
 
 const char *
 gw_format_type_name (const char *entity_type)
 {
-  static const struct { const char *type; const char *name; } names[] = {
-    { "sensor", NC_("device type", "Sensor") },
-    { "actuator", NC_("device type", "Actuator") },
-    { "phone", NC_("device type", "Phone") },
-    { "computer", NC_("device type", "Computer") },
-    { "wearable", NC_("device type", "Wearable") },
-    { "speaker", NC_("device type", "Speaker") },
-    { "display", NC_("device type", "Display") },
-    { "camera", NC_("device type", "Camera") },
-    { "other", NC_("device type", "Other") },
-  };
+  int i;
 
   if (entity_type == NULL || *entity_type == '\0')
     return C_("device type", "Device");
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-    if (strcmp (entity_type, names[i].type) == 0)
-      return g_dpgettext2 (GETTEXT_PACKAGE, "device type", names[i].name);
+  i = device_type_index (entity_type);
+  if (i >= 0)
+    return g_dpgettext2 (GETTEXT_PACKAGE, "device type", device_types[i].name);
   return entity_type;
 }
 

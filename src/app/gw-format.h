@@ -17,11 +17,14 @@ char       *gw_format_relative_unix   (gint64         then_s,
 char       *gw_format_clock_unix      (gint64         unix_s);      /* "19:42" or date */
 char       *gw_format_clock_us        (gint64         unix_us);     /* "19:42:03" */
 char       *gw_format_short_id        (const char    *id);          /* "pne-8c1e…5a6b" */
-const char *gw_format_type_icon       (const char    *entity_type);
 /* The entity_type of PROTOCOL.md §4.4 as people read it: "sensor" →
  * "Sensor", translated; unknown types as they are; none: "Device". The
  * one place every page and dialog takes a device's type from. */
 const char *gw_format_type_name       (const char    *entity_type);
+/* Its symbolic icon, from the same table: "sensor" → "cpns-sensor-symbolic";
+ * "other", unknown types and none: GW_FORMAT_TYPE_ICON_FALLBACK. */
+#define GW_FORMAT_TYPE_ICON_FALLBACK "cpns-device-other-symbolic"
+const char *gw_format_type_icon       (const char    *entity_type);
 const char *gw_format_entity_state    (GwEntityState  state);
 const char *gw_format_entity_state_icon (GwEntityState state);
 const char *gw_format_step_title      (GwStep         step);

@@ -349,6 +349,39 @@ test_type_names (void)
   }
 }
 
+/* Every entity_type has its icon from the same table: the app's own for
+ * sensor, actuator, wearable and other (unknown types and none too), the
+ * Adwaita theme's for the rest. That they resolve is test-widgets'. */
+static void
+test_type_icons (void)
+{
+  static const struct { const char *type; const char *icon; } known[] = {
+    { "sensor", "cpns-sensor-symbolic" }, { "actuator", "cpns-actuator-symbolic" },
+    { "phone", "phone-symbolic" }, { "computer", "computer-symbolic" },
+    { "wearable", "cpns-wearable-symbolic" }, { "speaker", "audio-speakers-symbolic" },
+    { "display", "video-display-symbolic" }, { "camera", "camera-web-symbolic" },
+    { "other", "cpns-device-other-symbolic" },
+  };
+  g_autoptr(GwAppState) state = gw_app_state_new ();
+  g_autofree char *icon = NULL;
+  GwEntityItem *e;
+
+  for (guint i = 0; i < G_N_ELEMENTS (known); i++)
+    g_assert_cmpstr (gw_format_type_icon (known[i].type), ==, known[i].icon);
+  /* Not a near match: a "thermostat" is not taken for anything it contains. */
+  g_assert_cmpstr (gw_format_type_icon ("thermostat"), ==, GW_FORMAT_TYPE_ICON_FALLBACK);
+  g_assert_cmpstr (gw_format_type_icon ("Sensor"), ==, GW_FORMAT_TYPE_ICON_FALLBACK);
+  g_assert_cmpstr (gw_format_type_icon (""), ==, GW_FORMAT_TYPE_ICON_FALLBACK);
+  g_assert_cmpstr (gw_format_type_icon (NULL), ==, GW_FORMAT_TYPE_ICON_FALLBACK);
+  g_assert_cmpstr (GW_FORMAT_TYPE_ICON_FALLBACK, ==, "cpns-device-other-symbolic");
+
+  feed (state, gw_test_entity_event ("pne-00000000000000000000000000000001", "Wrist", "wearable", GW_ENTITY_CONNECTED));
+  e = gw_app_state_lookup_entity (state, "pne-00000000000000000000000000000001");
+  g_assert_nonnull (e);
+  g_object_get (e, "type-icon", &icon, NULL);
+  g_assert_cmpstr (icon, ==, "cpns-wearable-symbolic");
+}
+
 /* The names are translated (German and French catalogues of this build). */
 static void
 test_type_names_translated (void)
@@ -403,6 +436,7 @@ main (int   argc,
   g_test_add_func ("/app-state/error-texts", test_error_texts);
   g_test_add_func ("/app-state/format", test_format);
   g_test_add_func ("/app-state/type-names", test_type_names);
+  g_test_add_func ("/app-state/type-icons", test_type_icons);
   g_test_add_func ("/app-state/type-names/de", test_type_names_translated);
   g_test_add_func ("/app-state/type-names/fr", test_type_names_translated);
   return g_test_run ();

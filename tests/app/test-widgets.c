@@ -15,6 +15,7 @@
 #include "gw-error-text.h"
 #include "gw-devices-page.h"
 #include "gw-first-run-page.h"
+#include "gw-format.h"
 #include "gw-network-page.h"
 #include "gw-pairing-dialog.h"
 #include "gw-preferences-window.h"
@@ -605,6 +606,105 @@ test_timeline_live (Fixture       *f,
   gtk_window_destroy (GTK_WINDOW (box));
 }
 
+/* ---- device-type icons ------------------------------------------------- */
+
+/* One device of each entity_type of PROTOCOL.md §4.4, and one whose type
+ * the protocol does not name. */
+static const struct { const char *name; const char *type; } typed_devices[] = {
+  { "Kitchen Sensor", "sensor" }, { "Garage Door", "actuator" }, { "Alice’s Phone", "phone" },
+  { "Study Computer", "computer" }, { "Fitness Band", "wearable" },
+  { "Living Room Speaker", "speaker" }, { "Hall Display", "display" },
+  { "Door Camera", "camera" }, { "Smart Plug", "other" }, { "Thermostat", "thermostat" },
+};
+
+static gboolean
+has_image (GtkWidget  *widget,
+           const char *icon_name)
+{
+  if (GTK_IS_IMAGE (widget) && gtk_widget_get_mapped (widget) &&
+      gtk_image_get_storage_type (GTK_IMAGE (widget)) == GTK_IMAGE_ICON_NAME &&
+      g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (widget)), icon_name) == 0)
+    return TRUE;
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    if (has_image (c, icon_name))
+      return TRUE;
+  return FALSE;
+}
+
+/* The icon of every type resolves by name in the window's icon theme; the
+ * app's own come from its GResource (found through the icon path that
+ * GtkApplication derives from the resource base path), not from a copy
+ * installed elsewhere. */
+static void
+assert_type_icon_resolves (GtkIconTheme *theme,
+                           const char   *type)
+{
+  const char *icon = gw_format_type_icon (type);
+  g_autoptr(GtkIconPaintable) paintable = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autofree char *uri = NULL;
+
+  g_assert_true (gtk_icon_theme_has_icon (theme, icon));
+  paintable = gtk_icon_theme_lookup_icon (theme, icon, NULL, 16, 1, GTK_TEXT_DIR_NONE, 0);
+  g_assert_true (gtk_icon_paintable_is_symbolic (paintable));
+  file = gtk_icon_paintable_get_file (paintable);
+  g_assert_nonnull (file);
+  uri = g_file_get_uri (file);
+  g_test_message ("%s: %s", type ? type : "(none)", uri);
+  g_assert_null (strstr (uri, "image-missing"));
+  if (g_str_has_prefix (icon, "cpns-"))
+    {
+      g_autofree char *expected =
+        g_strdup_printf ("resource:///io/github/cpns/Gateway/icons/scalable/devices/%s.svg", icon);
+      g_assert_cmpstr (uri, ==, expected);
+    }
+}
+
+static void
+test_type_icons (Fixture       *f,
+                 gconstpointer  data)
+{
+  GtkIconTheme *theme = gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (f->window)));
+  GwDevicesPage *devices = GW_DEVICES_PAGE (gw_window_get_page (f->window, "devices"));
+  GtkWidget *detail = gw_devices_page_get_detail (devices);
+  g_auto(GStrv) resource_path = gtk_icon_theme_get_resource_path (theme);
+  g_autofree char *path = NULL;
+
+  /* GtkApplication: resource-base-path + "/icons/". */
+  g_assert_true (g_strv_contains ((const char * const *) resource_path, "/io/github/cpns/Gateway/icons/"));
+  for (guint i = 0; i < G_N_ELEMENTS (typed_devices); i++)
+    assert_type_icon_resolves (theme, typed_devices[i].type);
+  assert_type_icon_resolves (theme, NULL);
+
+  enroll_and_connect (f);
+  for (guint i = 0; i < G_N_ELEMENTS (typed_devices); i++)
+    {
+      g_autofree char *pne = g_strdup_printf ("pne-%032x", i + 1);
+
+      feed (f, gw_test_entity_event (pne, typed_devices[i].name, typed_devices[i].type,
+                                     i % 3 == 1 ? GW_ENTITY_DISCONNECTED : GW_ENTITY_CONNECTED));
+    }
+  gw_window_show_page (f->window, "devices");
+  gw_test_wait_frames (GTK_WIDGET (f->window), 2);
+  /* Each row shows its type's icon next to the name. */
+  for (guint i = 0; i < G_N_ELEMENTS (typed_devices); i++)
+    g_assert_true (has_image (GTK_WIDGET (devices), gw_format_type_icon (typed_devices[i].type)));
+
+  /* The detail pane too: the unknown type with the generic icon, then
+   * the sensor, as the screenshot shows it. */
+  g_assert_true (gw_devices_page_select (devices, "pne-0000000000000000000000000000000a"));
+  gw_test_wait_frames (GTK_WIDGET (f->window), 2);
+  g_assert_true (has_image (detail, GW_FORMAT_TYPE_ICON_FALLBACK));
+  g_assert_true (has_label (detail, "thermostat · Acme T-100 · SN 4411"));
+  g_assert_true (gw_devices_page_select (devices, "pne-00000000000000000000000000000001"));
+  gw_test_wait_frames (GTK_WIDGET (f->window), 2);
+  g_assert_true (has_image (detail, "cpns-sensor-symbolic"));
+  g_assert_false (has_image (detail, GW_FORMAT_TYPE_ICON_FALLBACK));
+  gtk_widget_grab_focus (GTK_WIDGET (f->window));
+  path = shot (GTK_WIDGET (f->window), "device-type-icons");
+  g_test_message ("screenshot: %s", path);
+}
+
 /* ---- device actions and Pair by Address --------------------------------- */
 
 static AdwMessageDialog *
@@ -882,6 +982,7 @@ main (int   argc,
   ADD ("/ui/expired-prompt", test_expired_prompt);
   ADD ("/ui/approval-and-denial", test_approval_and_denial);
   ADD ("/ui/inventory", test_inventory);
+  ADD ("/ui/type-icons", test_type_icons);
   ADD ("/ui/timeline-live", test_timeline_live);
   ADD ("/ui/activity", test_activity);
   ADD ("/ui/device-actions", test_device_actions);
