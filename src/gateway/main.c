@@ -137,6 +137,17 @@ print_human (const GwEvent *e)
   fflush (stdout);
 }
 
+/* "expired", "wrong_host"… for a failed TLS handshake with the server. */
+static const char *
+tls_failure_of (const GwEvent *event)
+{
+  if (event->session == NULL ||
+      !(g_error_matches (event->error, CPNS_ERROR, CPNS_ERROR_TLS_FAILED) ||
+        g_error_matches (event->error, CPNS_ERROR, CPNS_ERROR_PIN_MISMATCH)))
+    return NULL;
+  return gw_tls_failure_to_string (event->session->tls_failure);
+}
+
 static void
 on_event (GwEvent  *event,
           gpointer  user_data)
@@ -158,9 +169,7 @@ on_event (GwEvent  *event,
       d->enrolling = FALSE;
       if (event->error)
         {
-          const char *tls_class = event->session && (g_error_matches (event->error, CPNS_ERROR, CPNS_ERROR_TLS_FAILED) ||
-                                                     g_error_matches (event->error, CPNS_ERROR, CPNS_ERROR_PIN_MISMATCH))
-                                  ? gw_tls_failure_to_string (event->session->tls_failure) : NULL;
+          const char *tls_class = tls_failure_of (event);
 
           if (!d->json)
             g_printerr ("cpns-gatewayd: enrollment failed%s%s%s: %s\n", tls_class ? " (" : "",
