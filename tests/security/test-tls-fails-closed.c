@@ -22,7 +22,7 @@
 #include <gnutls/x509.h>
 
 #include "cpns-crypto.h"
-#include "gw-test-harness.h"
+#include "gw-test-fixture.h"
 
 static char *certdir;
 
@@ -336,6 +336,70 @@ test_control (void)
   listener_stop (l);
 }
 
+/* A session event whose last_error has the code @data. */
+static gboolean
+is_session_error (JsonObject *event,
+                  gpointer    data)
+{
+  JsonObject *session, *last_error;
+
+  if (g_strcmp0 (json_object_get_string_member_with_default (event, "type", NULL), "session") != 0 ||
+      !json_object_has_member (event, "session"))
+    return FALSE;
+  session = json_object_get_object_member (event, "session");
+  if (!json_object_has_member (session, "last_error"))
+    return FALSE;
+  last_error = json_object_get_object_member (session, "last_error");
+  return g_strcmp0 (json_object_get_string_member_with_default (last_error, "code", NULL), data) == 0;
+}
+
+/* After enrollment the server's certificate changes (a new `init
+ * --force`, same address): the enrolled gateway's next session attempt
+ * fails closed and its session event says pin_mismatch, code and class
+ * (what the app's network page shows). */
+static void
+test_certificate_changed (void)
+{
+  Fixture fx = { 0 };
+  const char *extra[] = { "--connect", NULL };
+  g_autofree char *srv_dir = NULL;
+  g_autofree char *old_pin = NULL;
+  guint16 port;
+  JsonObject *event, *last_error;
+  gint64 start;
+
+  fixture_start (&fx, extra);
+  g_assert_nonnull (t_gateway_wait_session (fx.gw, "connected", 20000));
+  port = fx.server->port;
+  srv_dir = g_strdup (fx.server->dir);
+  old_pin = g_strdup (fx.server->pin);
+  t_server_stop (fx.server);
+  g_clear_pointer (&fx.server, t_server_free);
+  {
+    g_autofree char *exe = t_build_path ("src/server/cpns-server");
+    g_autofree char *cmd = g_strdup_printf ("%s init --force --data-dir %s --hostname 127.0.0.1",
+                                            exe, srv_dir);
+    g_autofree char *out = NULL, *err = NULL;   /* not into the TAP stream */
+    int status = 0;
+
+    g_assert_true (g_spawn_command_line_sync (cmd, &out, &err, &status, NULL));
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+  }
+  start = g_get_monotonic_time ();
+  fx.server = t_server_start (srv_dir, port);
+  g_free (t_server_invite (fx.server, "bob"));     /* reads the new pin */
+  g_assert_nonnull (fx.server->pin);
+  g_assert_cmpstr (fx.server->pin, !=, old_pin);
+  event = t_gateway_wait (fx.gw, is_session_error, (gpointer) "pin_mismatch", 20000);
+  g_assert_nonnull (event);
+  last_error = json_object_get_object_member (json_object_get_object_member (event, "session"), "last_error");
+  g_assert_cmpstr (json_object_get_string_member (last_error, "class"), ==, "pin_mismatch");
+  g_test_message ("session event pin_mismatch/pin_mismatch %" G_GINT64_FORMAT
+                  " ms after the server came back (back-off included)",
+                  (g_get_monotonic_time () - start) / 1000);
+  fixture_stop (&fx);
+}
+
 static void
 remove_certdir (void)
 {
@@ -362,6 +426,7 @@ main (int   argc,
   make_certificates ();
   g_test_add_func ("/security/tls/control", test_control);
   g_test_add_func ("/security/tls/fails-closed", test_fails_closed);
+  g_test_add_func ("/security/tls/certificate-changed", test_certificate_changed);
   ret = g_test_run ();
   remove_certdir ();
   return ret;
