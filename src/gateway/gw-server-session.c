@@ -323,10 +323,11 @@ record_tls_failure (GwServerSession *self,
 {
   GTlsCertificateFlags flags = http->tls_errors;
 
-  self->tls_failure = GW_TLS_FAILURE_NONE;
-  self->cert_not_before = self->cert_not_after = 0;
+  /* Only a TLS error changes it: the class goes with the latest
+   * tls_failed / pin_mismatch, whatever came after. */
   if (error == NULL || error->domain != G_TLS_ERROR)
     return;
+  self->cert_not_before = self->cert_not_after = 0;
   if (flags == 0 && g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE))
     flags = G_TLS_CERTIFICATE_UNKNOWN_CA;
   self->tls_failure = gw_tls_failure_classify (flags, http->tls_cert, self->core->pin_sha256 != NULL);
@@ -349,10 +350,9 @@ on_http_done (GObject      *source,
   g_autoptr(GError) error = NULL;
   GBytes *body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
 
-  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    record_tls_failure (http->self, http, error);
   if (error)
     {
+      record_tls_failure (http->self, http, error);
       g_autoptr(GError) mapped = transport_error (http->self, error);
       http->done (http->self, 0, NULL, mapped, http->data);
     }
