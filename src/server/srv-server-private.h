@@ -21,6 +21,7 @@ struct _SrvServer
   SrvLimiter  *pne_limiter;      /* bad PNE proofs per pne_id */
   SrvLimiter  *enroll_limiter;   /* bad enrollment codes per user_id */
   GPtrArray   *ws_clients;       /* SrvWsClient* */
+  GHashTable  *connections;      /* client address → GPtrArray of GSocket */
   gint64       last_event_id;
   guint        poll_id;
   guint        purge_id;

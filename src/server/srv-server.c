@@ -13,10 +13,16 @@
 #include "srv-datadir.h"
 #include "srv-server-private.h"
 
-/* Bytes of an oversized body read and thrown away before the connection
- * is cut instead. */
-#define MAX_DISCARD (16 * CPNS_MAX_MESSAGE_SIZE)
 #define POLL_INTERVAL_MS 250
+
+/* Connections open at once from one client address; more are closed as
+ * soon as they are accepted. A gateway needs two or three. */
+#define MAX_CONNECTIONS_PER_ADDRESS 64
+/* After a 413 the connection is kept this long at most (the answer may
+ * still be on its way), reading and discarding what the client still
+ * sends, up to MAX_LINGER_BYTES, without decrypting it. */
+#define LINGER_MS 2000
+#define MAX_LINGER_BYTES (4 * 1024 * 1024)
 
 /* ------------------------------------------------------------------ */
 /* Answers */
@@ -385,23 +391,403 @@ handler_cb (SoupServer        *soup,
 }
 
 /* ------------------------------------------------------------------ */
-/* Body size: checked as the body streams in, never accumulated past the
- * limit. */
+/* Connections.
+ *
+ * libsoup 3.2 emits "request-started" as soon as it has accepted a
+ * connection (before the TLS handshake) and "request-read" once a whole
+ * request is in. From accept to the first request read the connection gets
+ * the handshake timeout (handshake and first request); from each answer to
+ * the next request read, the idle timeout. At either, both directions of
+ * the socket are shut and libsoup drops the connection.
+ *
+ * But between two requests of a kept-alive connection libsoup 3.2 waits
+ * for the next one with no completion set: when the client closes then (as
+ * every HTTP client does with idle connections) libsoup never disconnects,
+ * and the descriptor leaks. So each kept-alive connection is taken from
+ * libsoup once its answer is written ("wrote-body", where the libsoup
+ * documentation allows it) and handed back as a new connection
+ * (soup_server_accept_iostream), whose first request libsoup handles
+ * fully, end of stream included. The GSocket underneath stays the same and
+ * carries our state; the remote address object given back with the stream
+ * leads to it from later requests. A WebSocket leaves libsoup after its
+ * upgrade request (at "wrote-informational"), so it is never timed out
+ * here: it has its own keepalive.
+ *
+ * Open connections are counted per client address as the sockets not yet
+ * closed (libsoup closes them when it disconnects); over the cap, a new one
+ * is closed at once. */
+
+typedef struct
+{
+  GSocket *socket;    /* not owned: this is its data */
+  char    *address;
+  guint    timer_id;
+  gboolean answered;  /* an answer was written on it */
+} SrvConnection;
 
 static void
-too_large (SrvServer         *server,
-           SoupServerMessage *msg)
+connection_free (gpointer data)
+{
+  SrvConnection *conn = data;
+
+  g_clear_handle_id (&conn->timer_id, g_source_remove);
+  g_free (conn->address);
+  g_free (conn);
+}
+
+/* Both directions shut: libsoup's pending read ends and it drops the
+ * connection (closing the socket). */
+static void
+connection_cut (SrvConnection *conn,
+                const char    *why)
+{
+  g_debug ("closing a connection from %s: %s", conn->address, why);
+  g_clear_handle_id (&conn->timer_id, g_source_remove);
+  if (!g_socket_is_closed (conn->socket))
+    g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
+}
+
+static gboolean
+connection_timeout_cb (gpointer data)
+{
+  SrvConnection *conn = data;
+
+  conn->timer_id = 0;
+  if (g_socket_is_closed (conn->socket))
+    return G_SOURCE_REMOVE;   /* libsoup was done with it already */
+  connection_cut (conn, conn->answered ? "idle for longer than the idle timeout"
+                                       : "no request within the handshake timeout");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+connection_arm (SrvConnection *conn,
+                gint64         usec)
+{
+  g_clear_handle_id (&conn->timer_id, g_source_remove);
+  conn->timer_id = g_timeout_add ((guint) CLAMP (usec / 1000, 1, G_MAXUINT), connection_timeout_cb, conn);
+}
+
+/* The socket under @msg's connection: libsoup's for a connection it
+ * accepted, ours (tagged on the remote address) for one handed back. */
+static GSocket *
+message_socket (SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocketAddress *remote;
+
+  if (socket != NULL)
+    return socket;
+  remote = soup_server_message_get_remote_address (msg);
+  return remote ? g_object_get_data (G_OBJECT (remote), "srv-socket") : NULL;
+}
+
+static SrvConnection *
+connection_get (GSocket *socket)
+{
+  return socket ? g_object_get_data (G_OBJECT (socket), "srv-connection") : NULL;
+}
+
+/* The open connections from @address, once the closed ones are dropped. */
+static GPtrArray *
+connections_of (SrvServer  *server,
+                const char *address)
+{
+  GPtrArray *sockets = g_hash_table_lookup (server->connections, address);
+
+  if (sockets == NULL)
+    {
+      sockets = g_ptr_array_new_with_free_func (g_object_unref);
+      g_hash_table_insert (server->connections, g_strdup (address), sockets);
+    }
+  for (guint i = sockets->len; i > 0; i--)
+    if (g_socket_is_closed (g_ptr_array_index (sockets, i - 1)))
+      g_ptr_array_remove_index_fast (sockets, i - 1);
+  return sockets;
+}
+
+static void
+connections_prune (SrvServer *server)
+{
+  GHashTableIter iter;
+  gpointer address;
+
+  g_hash_table_iter_init (&iter, server->connections);
+  while (g_hash_table_iter_next (&iter, &address, NULL))
+    if (connections_of (server, address)->len == 0)
+      g_hash_table_iter_remove (&iter);
+}
+
+static SrvConnection *
+connection_new (SrvServer *server,
+                GSocket   *socket)
+{
+  SrvConnection *conn = g_new0 (SrvConnection, 1);
+  g_autoptr(GSocketAddress) remote = g_socket_get_remote_address (socket, NULL);
+
+  conn->socket = socket;
+  if (G_IS_INET_SOCKET_ADDRESS (remote))
+    conn->address = g_inet_address_to_string (
+        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  else
+    conn->address = g_strdup ("(unknown)");
+  g_object_set_data_full (G_OBJECT (socket), "srv-connection", conn, connection_free);
+  g_ptr_array_add (connections_of (server, conn->address), g_object_ref (socket));
+
+  /* Answers are written as several small TLS records (headers, body);
+   * without TCP_NODELAY each can wait for the peer's delayed ACK. */
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  return conn;
+}
+
+static gboolean
+is_keepalive (SoupServerMessage *msg)
+{
+  return soup_server_message_get_http_version (msg) == SOUP_HTTP_1_1 &&
+         !soup_message_headers_header_contains (soup_server_message_get_request_headers (msg),
+                                                "Connection", "close") &&
+         !soup_message_headers_header_contains (soup_server_message_get_response_headers (msg),
+                                                "Connection", "close") &&
+         soup_message_headers_get_encoding (soup_server_message_get_response_headers (msg)) !=
+           SOUP_ENCODING_EOF;
+}
+
+/* An answer is out: a kept-alive connection goes back to libsoup as a new
+ * one (see above). */
+static void
+wrote_body_cb (SoupServerMessage *msg,
+               SrvServer         *server)
+{
+  GSocket *socket = message_socket (msg);
+  SrvConnection *conn = connection_get (socket);
+  g_autoptr(GIOStream) stolen = NULL;
+  g_autoptr(GIOStream) base = NULL;
+  GSocketAddress *local, *remote;
+
+  if (conn == NULL)
+    return;
+  conn->answered = TRUE;
+  if (!is_keepalive (msg) || g_socket_is_closed (socket))
+    return;   /* libsoup closes it */
+
+  local = soup_server_message_get_local_address (msg);
+  remote = soup_server_message_get_remote_address (msg);
+  if (local == NULL || remote == NULL)
+    return;
+  g_object_ref (local);
+  g_object_ref (remote);
+  g_object_set_data_full (G_OBJECT (remote), "srv-socket", g_object_ref (socket), g_object_unref);
+  g_object_ref (socket);
+  stolen = soup_server_message_steal_connection (msg);
+  /* libsoup's stream wraps ours (the TLS connection) with a read buffer,
+   * empty now that the request is read and answered. */
+  if (stolen != NULL)
+    g_object_get (stolen, "base-iostream", &base, NULL);
+  if (base == NULL || !soup_server_accept_iostream (server->soup, base, local, remote, NULL))
+    g_socket_close (socket, NULL);
+  g_object_unref (socket);
+  g_object_unref (local);
+  g_object_unref (remote);
+}
+
+static void
+request_started_cb (SoupServer        *soup,
+                    SoupServerMessage *msg,
+                    gpointer           user_data)
+{
+  SrvServer *server = user_data;
+  const SrvTimings *t = srv_timings_get ();
+  GSocket *socket = message_socket (msg);
+  SrvConnection *conn = connection_get (socket);
+
+  if (socket == NULL)
+    return;
+  g_signal_connect (msg, "wrote-body", G_CALLBACK (wrote_body_cb), server);
+  if (conn != NULL)
+    {
+      /* Handed back after an answer: waiting for the next request. */
+      connection_arm (conn, t->conn_idle);
+      return;
+    }
+  conn = connection_new (server, socket);
+  if (connections_of (server, conn->address)->len > MAX_CONNECTIONS_PER_ADDRESS)
+    connection_cut (conn, "too many connections from this address");
+  else
+    connection_arm (conn, t->conn_handshake);
+}
+
+static void
+request_read_cb (SoupServer        *soup,
+                 SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  SrvConnection *conn = connection_get (message_socket (msg));
+
+  /* A request in flight: its answer is written without a deadline. */
+  if (conn != NULL)
+    g_clear_handle_id (&conn->timer_id, g_source_remove);
+}
+
+/* ------------------------------------------------------------------ */
+/* Body size: checked as the body streams in, never accumulated past the
+ * limit. libsoup reads a whole request before it writes any answer, so an
+ * oversized one (announced by Content-Length, or a chunked body that
+ * passes the limit) is taken from libsoup: the 413 is written on the raw
+ * connection at once, then the connection is closed without reading the
+ * rest (a short linger discards, undecrypted, what is already on its
+ * way, so the client can read the answer before the close). */
+
+typedef struct
+{
+  GIOStream    *stream;     /* the TLS connection taken from libsoup */
+  GSocket      *socket;
+  GCancellable *cancellable;
+  GSource      *drain;
+  guint         deadline_id;
+  gsize         drained;
+  GBytes       *answer;
+} SrvRejection;
+
+/* Frees @rej; called once, when no write or close of it is pending. */
+static void
+rejection_finish (SrvRejection *rej)
+{
+  if (rej->drain != NULL)
+    {
+      g_source_destroy (rej->drain);
+      g_clear_pointer (&rej->drain, g_source_unref);
+    }
+  g_clear_handle_id (&rej->deadline_id, g_source_remove);
+  g_socket_close (rej->socket, NULL);
+  g_clear_object (&rej->stream);
+  g_clear_object (&rej->socket);
+  g_clear_object (&rej->cancellable);
+  g_clear_pointer (&rej->answer, g_bytes_unref);
+  g_free (rej);
+}
+
+static gboolean
+rejection_deadline_cb (gpointer data)
+{
+  SrvRejection *rej = data;
+
+  rej->deadline_id = 0;
+  if (rej->drain != NULL)
+    rejection_finish (rej);
+  else
+    g_cancellable_cancel (rej->cancellable);   /* the pending write or close finishes it */
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+rejection_drain_cb (GSocket      *socket,
+                    GIOCondition  condition,
+                    gpointer      data)
+{
+  SrvRejection *rej = data;
+  g_autoptr(GError) error = NULL;
+  char buf[16384];
+  gssize n = g_socket_receive_with_blocking (socket, buf, sizeof buf, FALSE, NULL, &error);
+
+  if (n > 0 && (rej->drained += (gsize) n) < MAX_LINGER_BYTES)
+    return G_SOURCE_CONTINUE;
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return G_SOURCE_CONTINUE;
+  /* End of stream, an error, or enough. */
+  rejection_finish (rej);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+rejection_closed_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      data)
+{
+  SrvRejection *rej = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error) ||
+      rej->deadline_id == 0)
+    {
+      rejection_finish (rej);
+      return;
+    }
+  /* close_notify is out: the FIN after it, then the linger. */
+  g_socket_shutdown (rej->socket, FALSE, TRUE, NULL);
+  rej->drain = g_socket_create_source (rej->socket, G_IO_IN | G_IO_ERR | G_IO_HUP, NULL);
+  g_source_set_callback (rej->drain, G_SOURCE_FUNC (rejection_drain_cb), rej, NULL);
+  g_source_attach (rej->drain, NULL);
+}
+
+static void
+rejection_wrote_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      data)
+{
+  SrvRejection *rej = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error) ||
+      rej->deadline_id == 0)
+    {
+      rejection_finish (rej);
+      return;
+    }
+  g_output_stream_close_async (G_OUTPUT_STREAM (source), G_PRIORITY_DEFAULT, rej->cancellable,
+                               rejection_closed_cb, rej);
+}
+
+static void
+reject_too_large (SrvServer         *server,
+                  SoupServerMessage *msg)
 {
   SrvRequest req = { 0 };
+  SoupMessageBody *body = soup_server_message_get_response_body (msg);
+  GSocket *socket = message_socket (msg);
+  SrvConnection *conn = connection_get (socket);
+  g_autoptr(GBytes) json = NULL;
+  GString *answer;
+  SrvRejection *rej;
 
+  /* The error body of §2, as any answer would carry it. */
   req.server = server;
   req.msg = msg;
   req.method = soup_server_message_get_method (msg);
   req.path = g_uri_get_path (soup_server_message_get_uri (msg));
-  srv_reply_error_code (&req, CPNS_ERROR_TOO_LARGE,
-                        "too_large: the body is over 65536 bytes");
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Connection", "close");
+  srv_reply_error_code (&req, CPNS_ERROR_TOO_LARGE, "too_large: the body is over 65536 bytes");
+  json = soup_message_body_flatten (body);
+  g_debug ("%s %s → 413 (body over the limit), closing the connection", req.method, req.path);
+
+  if (conn != NULL)
+    g_clear_handle_id (&conn->timer_id, g_source_remove);
+  rej = g_new0 (SrvRejection, 1);
+  rej->socket = socket ? g_object_ref (socket) : NULL;
+  rej->stream = soup_server_message_steal_connection (msg);
+  if (rej->stream == NULL || rej->socket == NULL)
+    {
+      if (rej->socket != NULL)
+        g_socket_shutdown (rej->socket, TRUE, TRUE, NULL);
+      g_clear_object (&rej->stream);
+      g_clear_object (&rej->socket);
+      g_free (rej);
+      return;
+    }
+  answer = g_string_new (NULL);
+  g_string_append_printf (answer,
+                          "HTTP/1.1 413 Request Entity Too Large\r\n"
+                          "Server: cpns-server\r\n"
+                          "Content-Type: application/json\r\n"
+                          "Content-Length: %" G_GSIZE_FORMAT "\r\n"
+                          "Connection: close\r\n"
+                          "\r\n", g_bytes_get_size (json));
+  g_string_append_len (answer, g_bytes_get_data (json, NULL), (gssize) g_bytes_get_size (json));
+  rej->answer = g_string_free_to_bytes (answer);
+  rej->cancellable = g_cancellable_new ();
+  rej->deadline_id = g_timeout_add (LINGER_MS, rejection_deadline_cb, rej);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (rej->stream),
+                                   g_bytes_get_data (rej->answer, NULL),
+                                   g_bytes_get_size (rej->answer), G_PRIORITY_DEFAULT,
+                                   rej->cancellable, rejection_wrote_cb, rej);
 }
 
 static void
@@ -410,32 +796,18 @@ got_chunk_cb (SoupServerMessage *msg,
               SrvServer         *server)
 {
   GByteArray *collected = g_object_get_data (G_OBJECT (msg), "srv-body");
-  gsize discarded = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (msg), "srv-discarded"));
   gsize size = g_bytes_get_size (chunk);
 
-  if (collected != NULL && collected->len + size <= CPNS_MAX_MESSAGE_SIZE)
-    {
-      g_byte_array_append (collected, g_bytes_get_data (chunk, NULL), size);
-      return;
-    }
-  if (collected != NULL)
+  if (collected == NULL)
+    return;
+  if (collected->len + size > CPNS_MAX_MESSAGE_SIZE)
     {
       /* Over the limit while streaming (chunked body). */
-      discarded = collected->len;
-      g_object_set_data (G_OBJECT (msg), "srv-body", NULL);   /* frees it */
-      if (soup_server_message_get_status (msg) == 0)
-        too_large (server, msg);
+      g_object_set_data (G_OBJECT (msg), "srv-body", NULL);   /* wipes and frees it */
+      reject_too_large (server, msg);
+      return;
     }
-  discarded += size;
-  g_object_set_data (G_OBJECT (msg), "srv-discarded", GSIZE_TO_POINTER (discarded));
-  if (discarded > MAX_DISCARD)
-    {
-      GSocket *socket = soup_server_message_get_socket (msg);
-
-      g_debug ("closing a connection that keeps sending an oversized body");
-      if (socket)
-        g_socket_shutdown (socket, TRUE, TRUE, NULL);
-    }
+  g_byte_array_append (collected, g_bytes_get_data (chunk, NULL), size);
 }
 
 static void
@@ -450,35 +822,16 @@ early_cb (SoupServer        *soup,
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
 
   soup_message_body_set_accumulate (body, FALSE);
-  g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), server);
-
   if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
       soup_message_headers_get_content_length (headers) > CPNS_MAX_MESSAGE_SIZE)
     {
-      /* Answered now; with "Expect: 100-continue" the body is never sent,
-       * otherwise it is read and thrown away (up to MAX_DISCARD). */
-      too_large (server, msg);
+      /* Answered now, with or without "Expect: 100-continue"; the body
+       * is never read. */
+      reject_too_large (server, msg);
       return;
     }
   g_object_set_data_full (G_OBJECT (msg), "srv-body", g_byte_array_new (), wipe_byte_array);
-}
-
-/* ------------------------------------------------------------------ */
-/* Connections: answers are written as several small TLS records (headers,
- * body); without TCP_NODELAY each can wait for the peer's delayed ACK. */
-
-static void
-request_started_cb (SoupServer        *soup,
-                    SoupServerMessage *msg,
-                    gpointer           user_data)
-{
-  GSocket *socket = soup_server_message_get_socket (msg);
-
-  if (socket != NULL && !g_object_get_data (G_OBJECT (socket), "srv-nodelay"))
-    {
-      g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-      g_object_set_data (G_OBJECT (socket), "srv-nodelay", GINT_TO_POINTER (1));
-    }
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (got_chunk_cb), server);
 }
 
 /* ------------------------------------------------------------------ */
@@ -540,6 +893,7 @@ purge_cb (gpointer user_data)
   srv_store_prune_decisions (server->store, now - G_GINT64_CONSTANT (90) * 24 * 3600 * G_USEC_PER_SEC);
   srv_limiter_prune (server->pne_limiter, now);
   srv_limiter_prune (server->enroll_limiter, now);
+  connections_prune (server);
   return G_SOURCE_CONTINUE;
 }
 
@@ -560,6 +914,8 @@ srv_server_new (const char  *data_dir,
 
   server->data_dir = g_strdup (data_dir);
   server->ws_clients = g_ptr_array_new ();
+  server->connections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                              (GDestroyNotify) g_ptr_array_unref);
 
   if (!g_file_test (cert_path, G_FILE_TEST_EXISTS) || !g_file_test (key_path, G_FILE_TEST_EXISTS) ||
       !g_file_test (db_path, G_FILE_TEST_EXISTS))
@@ -589,6 +945,7 @@ srv_server_new (const char  *data_dir,
                                   "server-header", "cpns-server",
                                   NULL);
   g_signal_connect (server->soup, "request-started", G_CALLBACK (request_started_cb), server);
+  g_signal_connect (server->soup, "request-read", G_CALLBACK (request_read_cb), server);
   soup_server_add_early_handler (server->soup, NULL, early_cb, server, NULL);
   soup_server_add_handler (server->soup, NULL, handler_cb, server, NULL);
   soup_server_add_early_handler (server->soup, "/cpns/v1/events", early_cb, server, NULL);
@@ -618,6 +975,7 @@ srv_server_free (SrvServer *server)
   g_clear_pointer (&server->pne_limiter, srv_limiter_free);
   g_clear_pointer (&server->enroll_limiter, srv_limiter_free);
   g_clear_pointer (&server->ws_clients, g_ptr_array_unref);
+  g_clear_pointer (&server->connections, g_hash_table_unref);
   g_free (server->data_dir);
   g_free (server);
 }

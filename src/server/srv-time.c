@@ -58,6 +58,8 @@ apply_override (SrvTimings *t,
     { "enroll_lockout", &t->enroll_lock_window },
     { "expiring", &t->expiring_notice },
     { "purge", &t->purge_interval },
+    { "handshake", &t->conn_handshake },
+    { "idle", &t->conn_idle },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (table); i++)
@@ -93,6 +95,8 @@ srv_timings_get (void)
       timings.enroll_lock_window = SEC (600);
       timings.expiring_notice = SEC (300);
       timings.purge_interval = SEC (30);
+      timings.conn_handshake = SEC (10);
+      timings.conn_idle = SEC (90);
 
       if (env != NULL && *env != '\0')
         {

@@ -32,6 +32,9 @@ typedef struct
   gint64 enroll_lock_window;   /* 10 bad codes in … (also the lock time) */
   gint64 expiring_notice;      /* session_expiring sent this long before */
   gint64 purge_interval;       /* how often the purge runs */
+  gint64 conn_handshake;       /* a new connection: TLS handshake and first request, 10 s */
+  gint64 conn_idle;            /* a connection with no request in flight, 90 s (over the
+                                * gateway's 60 s pool idle timeout: the client closes first) */
 } SrvTimings;
 
 const SrvTimings *srv_timings_get (void);

@@ -2,7 +2,7 @@
 /* Security (issue 7, item 2) against a real cpns-server's HTTP API:
  * bodies over 64 KiB (sent, or only announced by Content-Length and then
  * dribbled), deep nesting, huge strings and arrays, invalid UTF-8, numbers
- * out of range, wrong types: the §2 error each, fast; the server's RSS
+ * out of range, wrong types, duplicate keys: the §2 error each, fast; the server's RSS
  * while a peer streams garbage bodies (CPNS_SEC_GARBAGE_MIB, default 64). */
 #include "config.h"
 
@@ -37,7 +37,8 @@ test_shapes (void)
 {
   g_autoptr(GString) s = g_string_new (NULL);
   g_autofree char *gw_field = g_strdup_printf ("\"gateway_id\":\"%s\"", gw->gateway_id);
-  struct { const char *label; const char *path; char *body; guint status; const char *code; } cases[20];
+  struct { const char *label; const char *path; char *body; guint status; const char *code;
+           const char *message; } cases[24] = { { 0 } };
   guint n = 0, ok = 0;
 
 #define ADD(lbl, text, st, cd) \
@@ -85,6 +86,25 @@ test_shapes (void)
   ADD_ENTITY ("number -1e400", "-1e400");
   ADD_ENTITY ("port 70000", "70000");
   ADD_ENTITY ("fractional port", "80.5");
+  /* Repeated keys: the one json-glib would have kept is not taken. */
+  ADD ("duplicate key", g_strdup_printf ("{%s,\"gateway_id\":\"gw_x\"}", gw_field), 400, "bad_request");
+  cases[n - 1].message = "bad_request: duplicate key \"gateway_id\"";
+  ADD ("duplicate key (escaped)", g_strdup_printf ("{%s,\"gateway\\u005fid\":5}", gw_field), 400,
+       "bad_request");
+  cases[n - 1].message = "bad_request: duplicate key \"gateway_id\"";
+  {
+    g_autofree char *pne_id = cpns_id_new (CPNS_ID_PNE);
+
+    cases[n].label = "duplicate nested key";
+    cases[n].status = 400;
+    cases[n].code = "bad_request";
+    cases[n].path = "/cpns/v1/entities";
+    cases[n].body = g_strdup_printf ("{\"pne_id\":\"%s\",\"key_assignment\":\"server\","
+                                     "\"entity\":{\"name\":\"n\",\"entity_type\":\"sensor\",\"services\":"
+                                     "[{\"name\":\"s\",\"protocol\":\"p\",\"port\":80,\"port\":81}]}}", pne_id);
+    cases[n].message = "bad_request: duplicate key \"port\"";
+    n++;
+  }
 #undef ADD
 #undef ADD_ENTITY
 
@@ -95,12 +115,22 @@ test_shapes (void)
       guint status = server_fixture_request (fx, "POST", cases[i].path, authed ? gw->token : NULL,
                                              cases[i].body, &answer);
       const char *code = NULL;
+      const char *message = NULL;
 
+      g_assert_cmpuint (n, <=, G_N_ELEMENTS (cases));
       if (answer && json_object_has_member (answer, "error"))
-        code = json_object_get_string_member (json_object_get_object_member (answer, "error"), "code");
+        {
+          JsonObject *error = json_object_get_object_member (answer, "error");
+
+          code = json_object_get_string_member (error, "code");
+          message = json_object_get_string_member_with_default (error, "message", NULL);
+        }
       if (status != cases[i].status || g_strcmp0 (code, cases[i].code) != 0)
         g_error ("%s: expected %u %s, got %u %s", cases[i].label, cases[i].status, cases[i].code, status,
                  code ? code : "(none)");
+      if (cases[i].message != NULL && g_strcmp0 (message, cases[i].message) != 0)
+        g_error ("%s: expected the message '%s', got '%s'", cases[i].label, cases[i].message,
+                 message ? message : "(none)");
       ok++;
       g_free (cases[i].body);
     }
