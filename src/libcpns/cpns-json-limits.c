@@ -207,12 +207,15 @@ key_scan_add (KeyScan     *scan,
   key->object = object;
   key->len = n;
   memcpy (key->bytes, bytes, n);
-  if (!g_hash_table_add (scan->keys, key))
+  if (g_hash_table_contains (scan->keys, key))
     {
-      /* g_hash_table_add() kept @key and freed the equal one. */
       set_duplicate_error (error, key->bytes, key->len);
+      g_free (key);
       return FALSE;
     }
+  g_hash_table_add (scan->keys, key);
+  /* The table owns @key now (cppcheck does not know g_hash_table_add). */
+  /* cppcheck-suppress memleak */
   return TRUE;
 }
 
