@@ -18,6 +18,12 @@
  * between two ticks (< 100 ms) and a generous bound on the wall gaps
  * (< 1 s), and prints every figure (see the README for the harness run).
  *
+ * Also measured, before the flood, while the devices pair and connect (a
+ * burst of engine events; frame clock kept running): the frames painted
+ * and the longest gap between two. Handling those events at default
+ * priority once left the window unpainted for seconds; asserted: at least
+ * 10 frames a second and no gap of 1 s.
+ *
  *   test-app-flood [--tap] [SECONDS PNES IDLE RATE]   (harness: 60 64 1000 200)
  *
  * Loopback only. */
