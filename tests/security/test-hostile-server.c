@@ -182,8 +182,9 @@ read_status (SecTls *tls,
 }
 
 /* Content-Length: 1 GiB. With "Expect: 100-continue" the answer is 413 at
- * once and no body is read; without, the body is streamed at full speed
- * and the server cuts the connection after discarding a bounded amount. */
+ * once and no body is read; without, the answer is 413 at once too, and
+ * the body streamed at full speed anyway is not read: the server closes
+ * the connection after a bounded linger. */
 static void
 test_announced_oversize (void)
 {
