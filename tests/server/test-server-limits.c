@@ -25,10 +25,10 @@
 /* MAX_CONNECTIONS_PER_ADDRESS of srv-server.c */
 #define PER_ADDRESS  64
 
-/* Under AddressSanitizer freed memory sits in a quarantine, so RSS says
- * nothing about retention there: the bound is checked in the normal
- * build only. */
-#if defined(__SANITIZE_ADDRESS__)
+/* Under AddressSanitizer freed memory sits in a quarantine, and
+ * ThreadSanitizer adds shadow memory as it goes, so RSS says nothing about
+ * retention there: the bound is checked in the normal build only. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define RSS_LIMIT_KIB G_MAXINT64
 #else
 #define RSS_LIMIT_KIB (8 * 1024)
