@@ -159,7 +159,9 @@ void
 /* ------------------------------------------------------------------ */
 /* Callbacks queued on a GMainContext (possibly another thread's): what the
  * caller did before queueing happens before the callback and its destroy
- * notify. */
+ * notify. The source's user data becomes a Handover, so
+ * g_idle_remove_by_data() and g_source_remove_by_user_data() would not find
+ * these sources (our code does not use them on idles). */
 
 typedef struct
 {
