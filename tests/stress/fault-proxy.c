@@ -29,6 +29,7 @@ struct _FaultProxy
   guint            websockets;
   guint            requests;
   guint            connections;
+  guint            after_stall;   /* stalled connections that got more data */
   gboolean         stopping;
 };
 
@@ -42,6 +43,7 @@ typedef struct
   GMutex             write_lock;  /* the gateway side's output */
   gint               mute;        /* drop: the server's answer is not passed on */
   gint               stalled;     /* the gateway side stays open whatever the server does */
+  gint               back_done;
   GThread           *back;
 } Conn;
 
@@ -126,12 +128,14 @@ back_pump (gpointer data)
   char buf[16384];
   gssize n;
 
+  /* Read to the end even when the gateway side is gone (see conn_thread). */
   while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL)) > 0)
     if (!g_atomic_int_get (&c->mute) && !client_write (c, buf, (gsize) n))
-      break;
+      g_atomic_int_set (&c->mute, 1);
   /* The server closed: so does the gateway's side (not during a stall). */
   if (!g_atomic_int_get (&c->stalled))
     g_socket_shutdown (g_socket_connection_get_socket (c->client), TRUE, TRUE, NULL);
+  g_atomic_int_set (&c->back_done, 1);
   return NULL;
 }
 
@@ -276,6 +280,20 @@ forward_requests (Conn *c)
             while (!self->stopping && g_cond_wait_until (&self->cond, &self->lock, until))
               ;
             g_mutex_unlock (&self->lock);
+            {
+              /* Did the gateway send more on a connection it gave up on? */
+              char tmp[4096];
+              gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), tmp,
+                                                                   sizeof tmp, NULL, NULL);
+
+              g_debug ("stall over: %" G_GSSIZE_FORMAT " more bytes from the gateway", n);
+              if (n > 0)
+                {
+                  g_mutex_lock (&self->lock);
+                  self->after_stall++;
+                  g_mutex_unlock (&self->lock);
+                }
+            }
             return;
           }
 
@@ -335,7 +353,17 @@ conn_thread (gpointer data)
 
   g_socket_shutdown (client_socket, TRUE, TRUE, NULL);
   if (c->up)
-    g_socket_shutdown (g_socket_connection_get_socket (c->up), TRUE, TRUE, NULL);
+    {
+      GSocket *up_socket = g_socket_connection_get_socket (c->up);
+
+      /* Half-close and read the server's side to its end first: closing
+       * with its bytes unread would reset the connection, and libsoup's
+       * server warns when it then asks for the peer's address. */
+      g_socket_shutdown (up_socket, FALSE, TRUE, NULL);
+      for (guint i = 0; c->back && i < 300 && !g_atomic_int_get (&c->back_done); i++)
+        g_usleep (10 * 1000);
+      g_socket_shutdown (up_socket, TRUE, TRUE, NULL);
+    }
   if (c->back)
     g_thread_join (c->back);
   if (c->up)

@@ -224,6 +224,26 @@ query_column (const char *db_path,
   return out;
 }
 
+/* libsoup's server logs a warning when a client resets its connection
+ * before the server asked for the peer's address; both proxies cut
+ * connections on purpose, and under the tests' G_DEBUG=fatal-warnings
+ * that warning would kill the server. It runs without fatal warnings. */
+static TServer *
+start_server (const char *dir,
+              guint16     port)
+{
+  g_autofree char *saved = g_strdup (g_getenv ("G_DEBUG"));
+  TServer *server;
+
+  g_setenv ("G_DEBUG", "gc-friendly", TRUE);
+  server = t_server_start (dir, port);
+  if (saved)
+    g_setenv ("G_DEBUG", saved, TRUE);
+  else
+    g_unsetenv ("G_DEBUG");
+  return server;
+}
+
 /* Runs the device's command, restarting the server when the proxy says
  * so; its exit code. */
 static int
@@ -240,7 +260,7 @@ run_device (TPne *pne)
 
           g_subprocess_send_signal (env.server->proc, SIGKILL);
           g_clear_pointer (&env.server, t_server_free);
-          env.server = t_server_start (dir, port);
+          env.server = start_server (dir, port);
         }
       t_sleep (10);
     }
@@ -703,7 +723,7 @@ main (int   argc,
   env.dir = t_tmpdir ();
   srv_dir = g_build_filename (env.dir, "server", NULL);
   gw_dir = g_build_filename (env.dir, "gateway", NULL);
-  env.server = t_server_start (srv_dir, 0);
+  env.server = start_server (srv_dir, 0);
 
   if (http)
     {
