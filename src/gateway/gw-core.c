@@ -182,6 +182,7 @@ gw_core_new (const GwEngineConfig  *config,
   core->lockouts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   core->pairing_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   core->rekey_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  core->inventory_sending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   core->prompts = gw_prompts_new (clock, core_prompt_emit, core);
 
   path = g_build_filename (core->data_dir, "registry.sqlite", NULL);
@@ -389,6 +390,7 @@ gw_core_free (GwCore *core)
   g_clear_pointer (&core->lockouts, g_hash_table_destroy);
   g_clear_pointer (&core->pairing_ids, g_hash_table_destroy);
   g_clear_pointer (&core->rekey_ids, g_hash_table_destroy);
+  g_clear_pointer (&core->inventory_sending, g_hash_table_destroy);
   g_clear_pointer (&core->clock, gw_clock_free);
   g_clear_pointer (&core->context, g_main_context_unref);
   g_clear_pointer (&core->config, gw_engine_config_free);
@@ -487,12 +489,35 @@ gw_core_note_lockout (GwCore     *core,
 /* ------------------------------------------------------------------ */
 /* Inventory (step 5a) */
 
+/* One PUT per PNE at a time: two in flight on two pooled connections
+ * could reach the server in the wrong order (a "disconnected" applied
+ * before the "connected" sent 3 ms earlier). The durable queue holds only
+ * the latest state per PNE; when a PUT ends, a newer queued state is sent
+ * next. */
 typedef struct
 {
   GwCore *core;
   char   *pne_id;
   char   *state;
+  char   *session_id;
+  char   *services_json;
 } InventoryPut;
+
+static void send_inventory (GwCore     *core,
+                            const char *pne_id,
+                            const char *state,
+                            const char *session_id,
+                            const char *services_json);
+
+static void
+inventory_put_free (InventoryPut *put)
+{
+  g_free (put->pne_id);
+  g_free (put->state);
+  g_free (put->session_id);
+  g_free (put->services_json);
+  g_free (put);
+}
 
 static gboolean
 on_inventory_retry (gpointer data)
@@ -505,32 +530,49 @@ on_inventory_retry (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+queued_is_put (const GwQueuedInventory *q,
+               const InventoryPut      *put)
+{
+  return g_strcmp0 (q->state, put->state) == 0 &&
+         g_strcmp0 (q->session_id, put->session_id) == 0 &&
+         g_strcmp0 (q->services_json, put->services_json) == 0;
+}
+
 static void
 on_inventory_put (CpnsMessage  *reply,
                   const GError *error,
                   gpointer      data)
 {
   InventoryPut *put = data;
+  GwCore *core = put->core;
+
+  /* The session ends (and cancels) before the core frees its tables. */
+  if (core->inventory_sending)
+    g_hash_table_remove (core->inventory_sending, put->pne_id);
 
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
-      GwCore *core = put->core;
-
       if (error == NULL || (error->domain == CPNS_ERROR &&
                             (error->code == CPNS_ERROR_NOT_FOUND ||
                              error->code == CPNS_ERROR_REVOKED ||
                              error->code == CPNS_ERROR_BAD_REQUEST)))
         {
           /* Done (or can never succeed): drop it from the queue unless a
-           * newer state was queued meanwhile. */
+           * newer state was queued meanwhile; send that one now. */
           g_autoptr(GPtrArray) queue = gw_registry_list_inventory_queue (core->registry);
 
           for (guint i = 0; i < queue->len; i++)
             {
               GwQueuedInventory *q = g_ptr_array_index (queue, i);
 
-              if (g_str_equal (q->pne_id, put->pne_id) && g_str_equal (q->state, put->state))
+              if (!g_str_equal (q->pne_id, put->pne_id))
+                continue;
+              if (queued_is_put (q, put))
                 gw_registry_dequeue_inventory (core->registry, put->pne_id);
+              else if (!core->stopping &&
+                       gw_server_session_get_state (core->server) == GW_SESSION_CONNECTED)
+                send_inventory (core, q->pne_id, q->state, q->session_id, q->services_json);
             }
           if (error)
             g_debug ("inventory update for %s dropped: %s", put->pne_id, error->message);
@@ -542,9 +584,7 @@ on_inventory_put (CpnsMessage  *reply,
                                                         on_inventory_retry, core);
         }
     }
-  g_free (put->pne_id);
-  g_free (put->state);
-  g_free (put);
+  inventory_put_free (put);
 }
 
 static void
@@ -554,10 +594,16 @@ send_inventory (GwCore     *core,
                 const char *session_id,
                 const char *services_json)
 {
-  g_autoptr(CpnsMessage) body = cpns_message_new ("api.inventory_put.request");
-  g_autofree char *path = g_strdup_printf ("/cpns/v1/inventory/%s", pne_id);
-  InventoryPut *put = g_new0 (InventoryPut, 1);
+  g_autoptr(CpnsMessage) body = NULL;
+  g_autofree char *path = NULL;
+  InventoryPut *put;
 
+  /* The queue keeps this state; the PUT in flight sends it when it ends. */
+  if (g_hash_table_contains (core->inventory_sending, pne_id))
+    return;
+
+  body = cpns_message_new ("api.inventory_put.request");
+  path = g_strdup_printf ("/cpns/v1/inventory/%s", pne_id);
   cpns_message_set_string (body, "state", state);
   if (session_id)
     cpns_message_set_string (body, "session_id", session_id);
@@ -568,9 +614,13 @@ send_inventory (GwCore     *core,
       if (node && JSON_NODE_HOLDS_ARRAY (node))
         cpns_message_set_array (body, "services", json_node_get_array (node));
     }
+  put = g_new0 (InventoryPut, 1);
   put->core = core;
   put->pne_id = g_strdup (pne_id);
   put->state = g_strdup (state);
+  put->session_id = g_strdup (session_id);
+  put->services_json = g_strdup (services_json);
+  g_hash_table_add (core->inventory_sending, g_strdup (pne_id));
   gw_server_session_call (core->server, "PUT", path, body, "api.inventory_put.response",
                           NULL, on_inventory_put, put);
 }

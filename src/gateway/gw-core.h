@@ -75,6 +75,7 @@ struct _GwCore
   char             *gateway_name;
 
   guint             inventory_retry;
+  GHashTable       *inventory_sending; /* pne_id → NULL: its PUT is in flight */
   guint             active_pairings;
   GHashTable       *pairing_ids;    /* pne_id → NULL: pairings in progress */
   GHashTable       *rekey_ids;      /* pne_id: a new key at its next pairing */
