@@ -92,10 +92,7 @@ srv_limiter_new (guint  max_failures,
                  gint64 window,
                  gint64 lock_duration)
 {
-  g_autoptr(SrvStore) store = srv_store_get_default ();
-  g_autofree char *scope = g_strdup_printf ("%u/%" G_GINT64_FORMAT, max_failures, window);
-
-  return srv_limiter_new_persistent (store, scope, max_failures, window, lock_duration);
+  return srv_limiter_new_persistent (NULL, NULL, max_failures, window, lock_duration);
 }
 
 void

@@ -15,11 +15,9 @@ G_BEGIN_DECLS
  * Checks are in memory. Every change (a failure, a lock) is also written
  * to the server's store (table lockouts), and a new limiter loads what a
  * previous run left there, so a restart neither lifts a lock nor forgets
- * the failures still in the window. srv_limiter_new() persists in the
- * store last opened by this process (srv_store_get_default()), under a
- * scope named after its limits ("10/600000000": failures/window in µs);
- * srv_limiter_new_persistent() names the store and the scope. Without a
- * store it stays in memory.
+ * the failures still in the window: srv_limiter_new_persistent() names the
+ * store and the scope (the server uses "enroll" and "pne").
+ * srv_limiter_new() and a NULL store keep it in memory only.
  */
 typedef struct _SrvLimiter SrvLimiter;
 

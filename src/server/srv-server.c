@@ -938,8 +938,10 @@ srv_server_new (const char  *data_dir,
   if (server->store == NULL)
     return NULL;
   server->last_event_id = srv_store_last_event_id (server->store);
-  server->pne_limiter = srv_limiter_new (5, t->pne_lock_window, t->pne_lock_duration);
-  server->enroll_limiter = srv_limiter_new (10, t->enroll_lock_window, t->enroll_lock_window);
+  server->pne_limiter = srv_limiter_new_persistent (server->store, "pne", 5,
+                                                    t->pne_lock_window, t->pne_lock_duration);
+  server->enroll_limiter = srv_limiter_new_persistent (server->store, "enroll", 10,
+                                                       t->enroll_lock_window, t->enroll_lock_window);
 
   server->soup = soup_server_new ("tls-certificate", certificate,
                                   "server-header", "cpns-server",

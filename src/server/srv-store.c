@@ -385,38 +385,6 @@ pending_decision_free (PendingDecision *d)
   g_free (d);
 }
 
-/* The most recently opened store still alive (srv_store_get_default()). */
-static SrvStore *default_store;
-G_LOCK_DEFINE_STATIC (default_store);
-
-static void
-set_default (SrvStore *store)
-{
-  G_LOCK (default_store);
-  default_store = store;
-  G_UNLOCK (default_store);
-}
-
-static void
-unset_default (const SrvStore *store)
-{
-  G_LOCK (default_store);
-  if (default_store == store)
-    default_store = NULL;
-  G_UNLOCK (default_store);
-}
-
-SrvStore *
-srv_store_get_default (void)
-{
-  SrvStore *store;
-
-  G_LOCK (default_store);
-  store = default_store ? srv_store_ref (default_store) : NULL;
-  G_UNLOCK (default_store);
-  return store;
-}
-
 static gboolean
 open_lockout_db (SrvStore  *store,
                  GError   **error)
@@ -514,7 +482,6 @@ srv_store_open (const char  *path,
       !migrate (store, error) ||
       !open_lockout_db (store, error))
     return NULL;
-  set_default (store);
   return g_steal_pointer (&store);
 }
 
@@ -533,7 +500,6 @@ srv_store_free (SrvStore *store)
     return;
   if (!g_atomic_ref_count_dec (&store->ref))
     return;
-  unset_default (store);
   g_clear_pointer (&store->lockout_save, sqlite3_finalize);
   g_clear_pointer (&store->lockout_delete, sqlite3_finalize);
   g_clear_pointer (&store->lockout_prune, sqlite3_finalize);

@@ -132,7 +132,6 @@ void        srv_store_free           (SrvStore        *store);
 SrvStore   *srv_store_ref            (SrvStore        *store);
 /* A new reference to the most recently opened store of this process that
  * is still open, or NULL (srv-limiter.c persists its counters there). */
-SrvStore   *srv_store_get_default    (void);
 const char *srv_store_get_path       (SrvStore        *store);
 /* "ok" or what PRAGMA integrity_check says. */
 char       *srv_store_integrity_check (SrvStore       *store);

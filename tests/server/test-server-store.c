@@ -446,38 +446,35 @@ test_limiter_persistent (Fixture       *f,
   g_assert_cmpuint (srv_limiter_size (limiter), ==, 0);
 }
 
-/* srv_limiter_new() (what the server calls) persists in the store this
- * process opened last, under a scope named after its limits. */
+/* srv_limiter_new() keeps its counters in memory only; a persistent
+ * limiter holds a reference on its store, which stays usable after the
+ * server drops its own (srv_server_free() frees the store first). */
 static void
-test_limiter_default_store (Fixture       *f,
-                            gconstpointer  data)
+test_limiter_store_reference (Fixture       *f,
+                              gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(SrvLimiter) limiter = srv_limiter_new (2, SEC (60), SEC (60));
-  g_autoptr(SrvLimiter) other_limits = NULL;
   gint64 now = srv_now (), retry = 0;
 
   g_assert_false (srv_limiter_fail (limiter, "dave", now));
   g_assert_true (srv_limiter_fail (limiter, "dave", now));
   g_clear_pointer (&limiter, srv_limiter_free);
-  srv_store_free (g_steal_pointer (&f->store));
-  /* No store open: in memory only. */
-  limiter = srv_limiter_new (2, SEC (60), SEC (60));
+  limiter = srv_limiter_new_persistent (f->store, "enroll", 2, SEC (60), SEC (60));
   g_assert_false (srv_limiter_is_locked (limiter, "dave", now, NULL));
+
+  g_assert_false (srv_limiter_fail (limiter, "dave", now));
+  g_assert_true (srv_limiter_fail (limiter, "dave", now));
+  srv_store_free (g_steal_pointer (&f->store));
+  g_assert_false (srv_limiter_fail (limiter, "erin", now));
+  srv_limiter_prune (limiter, now + SEC (1));
   g_clear_pointer (&limiter, srv_limiter_free);
 
   f->store = srv_store_open (f->path, &error);
   g_assert_no_error (error);
-  limiter = srv_limiter_new (2, SEC (60), SEC (60));
+  limiter = srv_limiter_new_persistent (f->store, "enroll", 2, SEC (60), SEC (60));
   g_assert_true (srv_limiter_is_locked (limiter, "dave", now + SEC (1), &retry));
   g_assert_cmpint (retry, ==, 59);
-  other_limits = srv_limiter_new (5, SEC (60), SEC (60));
-  g_assert_false (srv_limiter_is_locked (other_limits, "dave", now + SEC (1), NULL));
-  /* The limiter holds a reference: the store stays usable after the
-   * server drops its own (srv_server_free() frees the store first). */
-  srv_store_free (g_steal_pointer (&f->store));
-  g_assert_false (srv_limiter_fail (limiter, "erin", now));
-  srv_limiter_prune (limiter, now + SEC (1));
 }
 
 static void
@@ -518,7 +515,7 @@ main (int   argc,
   g_test_add_func ("/server/limiter", test_limiter);
   g_test_add ("/server/limiter/persistent", Fixture, NULL, fixture_set_up, test_limiter_persistent,
               fixture_tear_down);
-  g_test_add ("/server/limiter/default-store", Fixture, NULL, fixture_set_up, test_limiter_default_store,
+  g_test_add ("/server/limiter/store-reference", Fixture, NULL, fixture_set_up, test_limiter_store_reference,
               fixture_tear_down);
   g_test_add_func ("/server/time", test_time);
   g_test_add_func ("/server/invitation", test_invitation);
