@@ -373,11 +373,14 @@ gw_core_stop (GwCore *core)
   gw_clock_clear (core->clock, &core->inventory_retry);
 }
 
+static void inventory_puts_detach (GwCore *core);
+
 void
 gw_core_free (GwCore *core)
 {
   if (core == NULL)
     return;
+  inventory_puts_detach (core);
   g_list_free_full (g_steal_pointer (&core->peers), (GDestroyNotify) gw_peer_unref);
   g_clear_pointer (&core->server, gw_server_session_free);
   g_clear_pointer (&core->listener, gw_listener_free);
@@ -519,6 +522,21 @@ inventory_put_free (InventoryPut *put)
   g_free (put);
 }
 
+/* The cancelled callbacks of PUTs still in flight run after gw_core_free()
+ * (on the engine thread's last iterations): they must not reach the core. */
+static void
+inventory_puts_detach (GwCore *core)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (core->inventory_sending == NULL)
+    return;
+  g_hash_table_iter_init (&iter, core->inventory_sending);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    ((InventoryPut *) value)->core = NULL;
+}
+
 static gboolean
 on_inventory_retry (gpointer data)
 {
@@ -547,9 +565,13 @@ on_inventory_put (CpnsMessage  *reply,
   InventoryPut *put = data;
   GwCore *core = put->core;
 
-  /* The session ends (and cancels) before the core frees its tables. */
-  if (core->inventory_sending)
-    g_hash_table_remove (core->inventory_sending, put->pne_id);
+  /* NULL: the core was freed while this PUT was in flight. */
+  if (core == NULL)
+    {
+      inventory_put_free (put);
+      return;
+    }
+  g_hash_table_remove (core->inventory_sending, put->pne_id);
 
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
@@ -620,7 +642,7 @@ send_inventory (GwCore     *core,
   put->state = g_strdup (state);
   put->session_id = g_strdup (session_id);
   put->services_json = g_strdup (services_json);
-  g_hash_table_add (core->inventory_sending, g_strdup (pne_id));
+  g_hash_table_insert (core->inventory_sending, g_strdup (pne_id), put);
   gw_server_session_call (core->server, "PUT", path, body, "api.inventory_put.response",
                           NULL, on_inventory_put, put);
 }
