@@ -152,6 +152,8 @@ connect_upstream (Conn *c)
   if (c->up)
     return FALSE;
   sc = g_socket_client_new ();
+  /* Loopback: no proxy resolver (it would load GIO's libproxy module). */
+  g_socket_client_set_enable_proxy (sc, FALSE);
   c->up = g_socket_client_connect_to_host (sc, "127.0.0.1", self->upstream_port, self->cancel, NULL);
   if (c->up == NULL)
     return FALSE;
