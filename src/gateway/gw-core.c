@@ -373,6 +373,12 @@ gw_core_stop (GwCore *core)
   gw_clock_clear (core->clock, &core->inventory_retry);
 }
 
+gboolean
+gw_core_is_winding_down (GwCore *core)
+{
+  return core->server && gw_server_session_get_in_flight (core->server) > 0;
+}
+
 static void inventory_puts_detach (GwCore *core);
 
 void

@@ -95,6 +95,10 @@ void           gw_core_emit_initial      (GwCore        *core);
 /* Withdraws prompts, closes every socket; the core can then be freed
  * once its context has run the closing callbacks. */
 void           gw_core_stop              (GwCore        *core);
+/* After gw_core_stop(): TRUE while callbacks into the core are still to
+ * come (cancelled server requests); iterate the core's context until FALSE
+ * before gw_core_free(). */
+gboolean       gw_core_is_winding_down   (GwCore        *core);
 void           gw_core_free              (GwCore        *core);
 
 void           gw_core_handle_command    (GwCore        *core,

@@ -146,6 +146,7 @@ engine_thread (gpointer data)
   GwEngine *engine = data;
   g_autoptr(GError) error = NULL;
   GwCore *core;
+  gint64 deadline;
 
   g_main_context_push_thread_default (engine->context);
   core = gw_core_new (engine->config, engine->context, gw_clock_new_real (engine->context),
@@ -175,10 +176,15 @@ engine_thread (gpointer data)
       g_main_loop_run (engine->loop);
 
       /* Stopping: withdraw prompts and close sockets, let the close
-       * callbacks run, then free everything on this thread. */
+       * callbacks and those of the cancelled server requests run (for at
+       * most 2 s), then free everything on this thread. */
       gw_core_stop (core);
+      deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
       for (int i = 0; i < 200 && g_main_context_pending (engine->context); i++)
         g_main_context_iteration (engine->context, FALSE);
+      while (gw_core_is_winding_down (core) && g_get_monotonic_time () < deadline)
+        if (!g_main_context_iteration (engine->context, FALSE))
+          g_usleep (1000);
       emit_to_owner (gw_event_new (GW_EVENT_STOPPED), engine);
       gw_core_free (core);
       engine->core = NULL;

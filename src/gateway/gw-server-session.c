@@ -15,6 +15,9 @@
 #define HTTP_TIMEOUT_S   15
 #define BACKOFF_CAP_MS   (300 * 1000)
 
+typedef struct _Http Http;   /* one HTTP request in flight */
+static void http_detach (gpointer http, gpointer unused);
+
 typedef struct
 {
   GwReadyFunc func;
@@ -45,6 +48,7 @@ struct _GwServerSession
   guint                    ws_failures;  /* events WebSocket opens failed in a row */
   gboolean                 connecting;
   gboolean                 shut_down;
+  GPtrArray               *in_flight;    /* Http whose callback is still to come */
   guint8                   nonce_g[CPNS_NONCE_LEN];
   guint8                   secret[CPNS_KEY_LEN];
   gboolean                 have_secret;
@@ -86,6 +90,7 @@ gw_server_session_new (GwCore *core)
   GwServerSession *self = g_new0 (GwServerSession, 1);
 
   self->core = core;
+  self->in_flight = g_ptr_array_new ();
   self->state = gw_core_is_enrolled (core) ? GW_SESSION_DISCONNECTED : GW_SESSION_NOT_ENROLLED;
   gw_server_session_configure (self);
   return self;
@@ -193,12 +198,20 @@ gw_server_session_free (GwServerSession *self)
     return;
   if (!self->shut_down)
     gw_server_session_shutdown (self);
+  g_ptr_array_foreach (self->in_flight, http_detach, NULL);
+  g_ptr_array_unref (self->in_flight);
   clear_token (self);
   g_clear_error (&self->last_error);
   g_clear_object (&self->soup);
   cpns_wipe (self->secret, sizeof self->secret);
   cpns_wipe (self->nonce_g, sizeof self->nonce_g);
   g_free (self);
+}
+
+guint
+gw_server_session_get_in_flight (GwServerSession *self)
+{
+  return self->in_flight->len;
 }
 
 GwSessionState
@@ -256,15 +269,15 @@ typedef void (*HttpDone) (GwServerSession *self,
                           const GError    *error,
                           gpointer         data);
 
-typedef struct
+struct _Http
 {
-  GwServerSession *self;
+  GwServerSession *self;             /* NULL once the session is freed */
   SoupMessage     *msg;
   HttpDone         done;
   gpointer         data;
   GTlsCertificateFlags tls_errors;   /* of a refused server certificate */
   GTlsCertificate *tls_cert;
-} Http;
+};
 
 static GError *
 transport_error (GwServerSession *self,
@@ -341,6 +354,20 @@ record_tls_failure (GwServerSession *self,
     }
 }
 
+/* Its callback is still to come, after the session is freed. */
+static void
+http_detach (gpointer data,
+             gpointer unused)
+{
+  ((Http *) data)->self = NULL;
+}
+
+static void call_done (GwServerSession *self,
+                       guint            status,
+                       GBytes          *body,
+                       const GError    *error,
+                       gpointer         data);
+
 static void
 on_http_done (GObject      *source,
               GAsyncResult *result,
@@ -350,14 +377,28 @@ on_http_done (GObject      *source,
   g_autoptr(GError) error = NULL;
   GBytes *body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
 
-  if (error)
+  if (http->self == NULL)
     {
+      /* The session was freed first (a request cancelled at shutdown whose
+       * callback came late): only an API call's owner still waits for an
+       * answer, and a cancelled one touches no session. */
+      g_autoptr(GError) cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                         "The gateway is stopping");
+      if (http->done == call_done)
+        call_done (NULL, 0, NULL, cancelled, http->data);
+    }
+  else if (error)
+    {
+      g_ptr_array_remove_fast (http->self->in_flight, http);
       record_tls_failure (http->self, http, error);
       g_autoptr(GError) mapped = transport_error (http->self, error);
       http->done (http->self, 0, NULL, mapped, http->data);
     }
   else
-    http->done (http->self, soup_message_get_status (http->msg), body, NULL, http->data);
+    {
+      g_ptr_array_remove_fast (http->self->in_flight, http);
+      http->done (http->self, soup_message_get_status (http->msg), body, NULL, http->data);
+    }
   g_signal_handlers_disconnect_by_data (http->msg, http);
   g_object_unref (http->msg);
   g_clear_object (&http->tls_cert);
@@ -407,6 +448,7 @@ http_send (GwServerSession *self,
                                     "Authorization", auth);
       cpns_wipe (auth, strlen (auth));
     }
+  g_ptr_array_add (self->in_flight, http);
   soup_session_send_and_read_async (self->soup, http->msg, G_PRIORITY_DEFAULT,
                                     cancellable, on_http_done, http);
 }

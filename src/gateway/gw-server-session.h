@@ -25,6 +25,9 @@ void             gw_server_session_free       (GwServerSession *session);
 /* Re-reads the enrollment of @core (server URL, pin). */
 void             gw_server_session_configure  (GwServerSession *session);
 GwSessionState   gw_server_session_get_state  (GwServerSession *session);
+/* Requests sent whose callback has not run yet (after a shutdown they
+ * still come, cancelled, on later iterations of the engine's context). */
+guint            gw_server_session_get_in_flight (GwServerSession *session);
 GwSessionInfo   *gw_server_session_dup_info   (GwServerSession *session);
 /* Trigger I. */
 void             gw_server_session_connect    (GwServerSession *session);
