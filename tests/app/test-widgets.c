@@ -246,6 +246,20 @@ test_first_run (Fixture       *f,
   g_free (path);
   path = shot (GTK_WIDGET (f->window), "first-run-error");
 
+  /* A refused certificate: its class and date, in words. */
+  {
+    GwEvent *ev = gw_test_session_event (GW_SESSION_NOT_ENROLLED, 0, -1);
+
+    ev->type = GW_EVENT_ENROLLMENT;
+    ev->error = g_error_new_literal (CPNS_ERROR, CPNS_ERROR_TLS_FAILED, "certificate expired");
+    ev->session->tls_failure = GW_TLS_FAILURE_EXPIRED;
+    ev->session->cert_not_after = G_GINT64_CONSTANT (1609459200);   /* 2021-01-01 */
+    feed (f, ev);
+  }
+  g_assert_nonnull (strstr (gw_first_run_page_get_error_text (page), "expired on 1 January 2021"));
+  g_free (path);
+  path = shot (GTK_WIDGET (f->window), "first-run-certificate-expired");
+
   /* Success: the main pages. */
   ok = gw_test_session_event (GW_SESSION_DISCONNECTED, 0, -1);
   ok->type = GW_EVENT_ENROLLMENT;
@@ -275,6 +289,16 @@ test_network_page (Fixture       *f,
   g_assert_cmpstr (gw_network_page_get_session_subtitle (page), ==,
                    gw_error_text_for_code (CPNS_ERROR_SERVER_UNREACHABLE));
   g_assert_true (gw_network_page_get_connect_visible (page));
+
+  {
+    GwEvent *ev = gw_test_session_event (GW_SESSION_RETRYING, 30, CPNS_ERROR_TLS_FAILED);
+
+    ev->session->tls_failure = GW_TLS_FAILURE_WRONG_HOST;
+    feed (f, ev);
+  }
+  g_assert_nonnull (strstr (gw_network_page_get_session_subtitle (page), "issued for another address"));
+  path = shot (GTK_WIDGET (f->window), "network-certificate-wrong-host");
+  g_clear_pointer (&path, g_free);
 
   enroll_and_connect (f);
   g_assert_cmpstr (gw_network_page_get_session_title (page), ==, "Connected to cpns.example.org as alice");
