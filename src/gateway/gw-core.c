@@ -364,6 +364,7 @@ gw_core_stop (GwCore *core)
   for (GList *l = peers; l; l = l->next)
     gw_peer_close (l->data);
   g_list_free_full (peers, (GDestroyNotify) gw_peer_unref);
+  g_list_free_full (g_steal_pointer (&core->closing_peers), (GDestroyNotify) gw_peer_unref);
   if (core->listener)
     gw_listener_stop (core->listener);
   if (core->discovery)
@@ -388,6 +389,7 @@ gw_core_free (GwCore *core)
     return;
   inventory_puts_detach (core);
   g_list_free_full (g_steal_pointer (&core->peers), (GDestroyNotify) gw_peer_unref);
+  g_list_free_full (g_steal_pointer (&core->closing_peers), (GDestroyNotify) gw_peer_unref);
   g_clear_pointer (&core->server, gw_server_session_free);
   g_clear_pointer (&core->listener, gw_listener_free);
   g_clear_pointer (&core->discovery, gw_discovery_free);

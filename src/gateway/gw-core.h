@@ -61,6 +61,8 @@ struct _GwCore
   GHashTable       *connected;      /* pne_id → GwPeer (not a reference) */
   GHashTable       *lockouts;       /* pne_id → gint64* unix s until */
   GList            *peers;          /* GwPeer, referenced */
+  GList            *closing_peers;  /* GwPeer, referenced: closed, socket still
+                                     * closing, still counted unauthenticated */
 
   char             *key_mode;
   guint             pairing_window_s;

@@ -56,6 +56,8 @@ gw_peer_new (GwCore            *core,
   return peer;
 }
 
+static void release_unauth (GwPeer *peer);
+
 GwPeer *
 gw_peer_ref (GwPeer *peer)
 {
@@ -68,6 +70,7 @@ gw_peer_unref (GwPeer *peer)
 {
   if (peer == NULL || --peer->ref > 0)
     return;
+  release_unauth (peer);
   gw_clock_clear (peer->core->clock, &peer->timer);
   gw_clock_clear (peer->core->clock, &peer->heartbeat_timer);
   g_clear_pointer (&peer->pairing, gw_pairing_flow_free);
@@ -114,7 +117,16 @@ peer_closed (GwPeer       *peer,
   g_cancellable_cancel (peer->cancellable);
   gw_clock_clear (core->clock, &peer->timer);
   gw_clock_clear (core->clock, &peer->heartbeat_timer);
-  release_unauth (peer);
+  if (peer->counted_unauth && peer->channel && cpns_tls_channel_is_closing (peer->channel) &&
+      !core->stopping)
+    {
+      /* Its socket stays open while the TLS close completes (up to 4 s):
+       * it counts against §4.3's limits until the channel reports it
+       * closed (on_channel_closed) or the engine stops. */
+      core->closing_peers = g_list_prepend (core->closing_peers, gw_peer_ref (peer));
+    }
+  else
+    release_unauth (peer);
   if (peer->pairing)
     gw_pairing_flow_peer_closed (peer->pairing, error);
   if (peer->setup)
@@ -151,9 +163,18 @@ on_channel_closed (CpnsTlsChannel *channel,
                    gpointer        user_data)
 {
   GwPeer *peer = user_data;
+  g_autoptr(GwPeer) hold = gw_peer_ref (peer);
+  GList *link;
 
   g_debug ("%s: closed%s%s", peer->address, error ? ": " : "", error ? error->message : "");
   peer_closed (peer, error);
+  release_unauth (peer);
+  link = g_list_find (peer->core->closing_peers, peer);
+  if (link)
+    {
+      peer->core->closing_peers = g_list_delete_link (peer->core->closing_peers, link);
+      gw_peer_unref (peer);
+    }
 }
 
 void

@@ -1334,6 +1334,14 @@ cpns_tls_channel_close (CpnsTlsChannel *self)
 }
 
 gboolean
+cpns_tls_channel_is_closing (CpnsTlsChannel *self)
+{
+  g_return_val_if_fail (CPNS_IS_TLS_CHANNEL (self), FALSE);
+
+  return self->state == STATE_CLOSING || self->state == STATE_LINGER;
+}
+
+gboolean
 cpns_tls_channel_is_closed (CpnsTlsChannel *self)
 {
   g_return_val_if_fail (CPNS_IS_TLS_CHANNEL (self), TRUE);

@@ -126,5 +126,8 @@ void             cpns_tls_channel_send_error_and_close (CpnsTlsChannel    *self,
  * emits "closed" with a NULL error. Idempotent. */
 void             cpns_tls_channel_close                (CpnsTlsChannel    *self);
 gboolean         cpns_tls_channel_is_closed            (CpnsTlsChannel    *self);
+/* TRUE while a close is in progress (flushing, close_notify, waiting for
+ * the peer): the socket is still open, and "closed" follows once it is not. */
+gboolean         cpns_tls_channel_is_closing           (CpnsTlsChannel    *self);
 
 G_END_DECLS
