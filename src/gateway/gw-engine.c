@@ -140,13 +140,29 @@ emit_to_owner (GwEvent  *event,
 /* ------------------------------------------------------------------ */
 /* The engine thread */
 
+/* Stopping: withdraw prompts and close sockets, let the close callbacks
+ * and those of the cancelled server requests run (for at most 2 s), so
+ * that everything can then be freed on this thread. */
+static void
+stop_core (GwEngine *engine,
+           GwCore   *core)
+{
+  gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+  gw_core_stop (core);
+  for (int i = 0; i < 200 && g_main_context_pending (engine->context); i++)
+    g_main_context_iteration (engine->context, FALSE);
+  while (gw_core_is_winding_down (core) && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (engine->context, FALSE))
+      g_usleep (1000);
+}
+
 static gpointer
 engine_thread (gpointer data)
 {
   GwEngine *engine = data;
   g_autoptr(GError) error = NULL;
   GwCore *core;
-  gint64 deadline;
 
   g_main_context_push_thread_default (engine->context);
   core = gw_core_new (engine->config, engine->context, gw_clock_new_real (engine->context),
@@ -175,16 +191,7 @@ engine_thread (gpointer data)
       gw_core_emit_initial (core);
       g_main_loop_run (engine->loop);
 
-      /* Stopping: withdraw prompts and close sockets, let the close
-       * callbacks and those of the cancelled server requests run (for at
-       * most 2 s), then free everything on this thread. */
-      gw_core_stop (core);
-      deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
-      for (int i = 0; i < 200 && g_main_context_pending (engine->context); i++)
-        g_main_context_iteration (engine->context, FALSE);
-      while (gw_core_is_winding_down (core) && g_get_monotonic_time () < deadline)
-        if (!g_main_context_iteration (engine->context, FALSE))
-          g_usleep (1000);
+      stop_core (engine, core);
       emit_to_owner (gw_event_new (GW_EVENT_STOPPED), engine);
       gw_core_free (core);
       engine->core = NULL;
