@@ -48,6 +48,7 @@
 #include "gw-test-harness.h"
 #include "gw-test-util.h"
 #include "gw-window.h"
+#include "flood-socket.h"
 
 #define WAIT_MS   60000
 #define TICK_MS   10
@@ -72,45 +73,6 @@ typedef struct
   guint    idle_closed_by_engine;
 } Flood;
 
-static int
-connect_from (guint32 source,
-              guint16 port)
-{
-  struct sockaddr_in src = { 0 }, dst = { 0 };
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-  if (fd < 0)
-    return -1;
-  src.sin_family = AF_INET;
-  src.sin_addr.s_addr = htonl (source);
-  dst.sin_family = AF_INET;
-  dst.sin_port = htons (port);
-  dst.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (bind (fd, (struct sockaddr *) &src, sizeof src) != 0 ||
-      (connect (fd, (struct sockaddr *) &dst, sizeof dst) != 0 && errno != EINPROGRESS))
-    {
-      close (fd);
-      return -1;
-    }
-  return fd;
-}
-
-/* The engine closed it (EOF or reset). */
-static gboolean
-closed_by_peer (int fd)
-{
-  struct pollfd pfd = { fd, POLLIN, 0 };
-  char c;
-  ssize_t n;
-
-  if (poll (&pfd, 1, 0) <= 0)
-    return FALSE;
-  if (pfd.revents & (POLLHUP | POLLERR))
-    return TRUE;
-  n = recv (fd, &c, 1, MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-}
-
 static gpointer
 flood_thread (gpointer data)
 {
@@ -126,7 +88,7 @@ flood_thread (gpointer data)
   for (guint i = 0; i < idle_target; i++)
     {
       /* 127.2.x.y: 10 sockets per address. */
-      idle[i] = connect_from (0x7f020001u + i / 10, f->port);
+      idle[i] = flood_connect_from (0x7f020001u + i / 10, f->port);
       f->idle_opened += idle[i] >= 0;
     }
   while (!g_atomic_int_get (&f->stop))
@@ -135,7 +97,7 @@ flood_thread (gpointer data)
        * address of 127.3.0.0/16. */
       while (next <= g_get_monotonic_time ())
         {
-          int fd = connect_from (0x7f030001u + (guint32) (n % 60000), f->port);
+          int fd = flood_connect_from (0x7f030001u + (guint32) (n % 60000), f->port);
 
           n++;
           next = start + (gint64) (n * G_USEC_PER_SEC / rate);
@@ -147,14 +109,14 @@ flood_thread (gpointer data)
         }
       /* Re-open what the engine closed. */
       for (guint i = 0; i < idle_target; i++)
-        if (idle[i] < 0 || closed_by_peer (idle[i]))
+        if (idle[i] < 0 || flood_closed_by_peer (idle[i]))
           {
             if (idle[i] >= 0)
               {
                 close (idle[i]);
                 f->idle_closed_by_engine++;
               }
-            idle[i] = connect_from (0x7f020001u + i / 10, f->port);
+            idle[i] = flood_connect_from (0x7f020001u + i / 10, f->port);
             f->idle_opened += idle[i] >= 0;
           }
       g_usleep (2000);

@@ -23,6 +23,7 @@
 
 #include "cpns-base64.h"
 #include "cpns-crypto.h"
+#include "flood-socket.h"
 #include "gw-test-fixture.h"
 #include "sec-tls-client.h"
 
@@ -44,29 +45,6 @@ typedef struct
   guint     max_open;
   guint     max_per_address;
 } Flood;
-
-static int
-connect_from (guint32 source,
-              guint16 port)
-{
-  struct sockaddr_in src = { 0 }, dst = { 0 };
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-  if (fd < 0)
-    return -1;
-  src.sin_family = AF_INET;
-  src.sin_addr.s_addr = htonl (source);
-  dst.sin_family = AF_INET;
-  dst.sin_port = htons (port);
-  dst.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (bind (fd, (struct sockaddr *) &src, sizeof src) != 0 ||
-      (connect (fd, (struct sockaddr *) &dst, sizeof dst) != 0 && errno != EINPROGRESS))
-    {
-      close (fd);
-      return -1;
-    }
-  return fd;
-}
 
 /* Connected and still open from the gateway's side (no EOF, no reset).
  * A socket still in SYN_SENT (the listen backlog was full) is not held by
@@ -126,7 +104,7 @@ flood_thread (gpointer data)
             }
           if (idle[i].fd >= 0)
             close (idle[i].fd);
-          idle[i].fd = connect_from (idle[i].source, f->port);
+          idle[i].fd = flood_connect_from (idle[i].source, f->port);
           f->idle_opened++;
         }
       f->max_open = MAX (f->max_open, open);
@@ -134,7 +112,7 @@ flood_thread (gpointer data)
       /* Garbage handshakes at RATE per second. */
       while (g_get_monotonic_time () >= next_garbage)
         {
-          int fd = connect_from (garbage_source, f->port);
+          int fd = flood_connect_from (garbage_source, f->port);
 
           garbage_source = 0x7f030001 + (garbage_source - 0x7f030000) % 4000;
           if (fd >= 0)
@@ -257,12 +235,12 @@ test_flood (void)
     guint held_one = 0, held_many = 0;
 
     for (guint i = 0; i < 10; i++)
-      one[i] = connect_from (0x7f040001, fx.gw->port);
+      one[i] = flood_connect_from (0x7f040001, fx.gw->port);
     g_usleep (500000);
     for (guint i = 0; i < 10; i++)
       held_one += one[i] >= 0 && still_open (one[i]);
     for (guint i = 0; i < 60; i++)
-      many[i] = connect_from (0x7f050001 + i / 3, fx.gw->port);
+      many[i] = flood_connect_from (0x7f050001 + i / 3, fx.gw->port);
     g_usleep (500000);
     for (guint i = 0; i < 60; i++)
       held_many += many[i] >= 0 && still_open (many[i]);

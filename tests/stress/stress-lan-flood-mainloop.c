@@ -39,6 +39,7 @@
 #include "gw-core.h"
 #include "gw-engine.h"
 #include "gw-listener.h"
+#include "flood-socket.h"
 #include "sec-tls-client.h"
 
 #define TICK_MS 10
@@ -116,45 +117,6 @@ sample_engine_sockets (Flood *f)
   f->max_backlog = MAX (f->max_backlog, backlog);
 }
 
-static int
-connect_from (guint32 source,
-              guint16 port)
-{
-  struct sockaddr_in src = { 0 }, dst = { 0 };
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-  if (fd < 0)
-    return -1;
-  src.sin_family = AF_INET;
-  src.sin_addr.s_addr = htonl (source);
-  dst.sin_family = AF_INET;
-  dst.sin_port = htons (port);
-  dst.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (bind (fd, (struct sockaddr *) &src, sizeof src) != 0 ||
-      (connect (fd, (struct sockaddr *) &dst, sizeof dst) != 0 && errno != EINPROGRESS))
-    {
-      close (fd);
-      return -1;
-    }
-  return fd;
-}
-
-/* The engine closed it (EOF or reset). */
-static gboolean
-closed_by_peer (int fd)
-{
-  struct pollfd pfd = { fd, POLLIN, 0 };
-  char c;
-  ssize_t n;
-
-  if (poll (&pfd, 1, 0) <= 0)
-    return FALSE;
-  if (pfd.revents & (POLLHUP | POLLERR))
-    return TRUE;
-  n = recv (fd, &c, 1, MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-}
-
 /* Samples the engine's sockets once a second, off the flood thread: the
  * table holds thousands of TIME_WAIT rows under the flood and parsing it
  * costs CPU (too much under a sanitizer, where it is not sampled). */
@@ -186,7 +148,7 @@ flood_thread (gpointer data)
   for (guint i = 0; i < idle_target; i++)
     {
       /* 127.1.a.b: 10 sockets per address. */
-      idle[i] = connect_from (0x7f010000u + 1 + i / 10, f->port);
+      idle[i] = flood_connect_from (0x7f010000u + 1 + i / 10, f->port);
       if (idle[i] >= 0)
         f->idle_opened++;
     }
@@ -199,7 +161,7 @@ flood_thread (gpointer data)
       while (next_garbage <= now)
         {
           guint32 src = 0x7f020000u + 1 + (guint32) (garbage_n % 60000);
-          int fd = connect_from (src, f->port);
+          int fd = flood_connect_from (src, f->port);
 
           garbage_n++;
           next_garbage = start + (gint64) (garbage_n * G_USEC_PER_SEC / rate);
@@ -219,14 +181,14 @@ flood_thread (gpointer data)
         }
       /* Re-open what the engine closed. */
       for (guint i = 0; i < idle_target; i++)
-        if (idle[i] < 0 || closed_by_peer (idle[i]))
+        if (idle[i] < 0 || flood_closed_by_peer (idle[i]))
           {
             if (idle[i] >= 0)
               {
                 close (idle[i]);
                 f->idle_closed_by_engine++;
               }
-            idle[i] = connect_from (0x7f010000u + 1 + i / 10, f->port);
+            idle[i] = flood_connect_from (0x7f010000u + 1 + i / 10, f->port);
             if (idle[i] >= 0)
               f->idle_opened++;
           }
@@ -609,7 +571,7 @@ wait_taken (Limits *lim,
 {
   gint64 end = g_get_monotonic_time () + G_USEC_PER_SEC;
 
-  while (gw_listener_unauth_count (lim->core->listener) == count_before && !closed_by_peer (fd) &&
+  while (gw_listener_unauth_count (lim->core->listener) == count_before && !flood_closed_by_peer (fd) &&
          g_get_monotonic_time () < end)
     {
       while (g_main_context_iteration (NULL, FALSE))
@@ -761,7 +723,7 @@ test_engine_limits (void)
       {
         guint before = gw_listener_unauth_count (lim.core->listener);
 
-        fds[i] = connect_from (i < 6 ? 0x7f090101u : 0x7f090201u + i, lim.port);
+        fds[i] = flood_connect_from (i < 6 ? 0x7f090101u : 0x7f090201u + i, lim.port);
         g_assert_cmpint (fds[i], >=, 0);
         wait_taken (&lim, fds[i], before);
       }
