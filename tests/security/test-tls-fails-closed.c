@@ -390,12 +390,15 @@ test_certificate_changed (void)
   g_free (t_server_invite (fx.server, "bob"));     /* reads the new pin */
   g_assert_nonnull (fx.server->pin);
   g_assert_cmpstr (fx.server->pin, !=, old_pin);
+  /* Try now (as the Connect button does): the back-off grown while the
+   * server was down (longer on a loaded machine) is not what is tested. */
+  t_gateway_send (fx.gw, "connect");
   event = t_gateway_wait (fx.gw, is_session_error, (gpointer) "pin_mismatch", 20000);
   g_assert_nonnull (event);
   last_error = json_object_get_object_member (json_object_get_object_member (event, "session"), "last_error");
   g_assert_cmpstr (json_object_get_string_member (last_error, "class"), ==, "pin_mismatch");
   g_test_message ("session event pin_mismatch/pin_mismatch %" G_GINT64_FORMAT
-                  " ms after the server came back (back-off included)",
+                  " ms after the server came back",
                   (g_get_monotonic_time () - start) / 1000);
   fixture_stop (&fx);
 }
