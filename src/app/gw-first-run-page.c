@@ -53,7 +53,7 @@ set_step (GwFirstRunPage *self,
           RowState        state)
 {
   static const char *icons[] = { "content-loading-symbolic", NULL, "emblem-ok-symbolic", "dialog-error-symbolic" };
-  const char *words[] = { _("Waiting"), _("Running"), _("Done"), _("Failed") };
+  const char *words[] = { _("Not started"), _("Running"), _("Done"), _("Failed") };
 
   gtk_widget_set_visible (self->step_spinners[step], state == ROW_RUNNING);
   gtk_spinner_set_spinning (GTK_SPINNER (self->step_spinners[step]), state == ROW_RUNNING);
@@ -387,4 +387,14 @@ gboolean
 gw_first_run_page_get_pin_shown (GwFirstRunPage *self)
 {
   return gtk_revealer_get_reveal_child (self->pin_revealer);
+}
+
+const char *
+gw_first_run_page_get_step_text (GwFirstRunPage *self,
+                                 guint           step)
+{
+  g_return_val_if_fail (GW_IS_FIRST_RUN_PAGE (self), NULL);
+  g_return_val_if_fail (step < N_STEPS, NULL);
+
+  return adw_action_row_get_subtitle (self->step_rows[step]);
 }

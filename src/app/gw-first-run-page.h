@@ -21,5 +21,8 @@ void        gw_first_run_page_confirm_pin    (GwFirstRunPage *self);
 const char *gw_first_run_page_get_error_text (GwFirstRunPage *self);
 gboolean    gw_first_run_page_get_busy       (GwFirstRunPage *self);
 gboolean    gw_first_run_page_get_pin_shown  (GwFirstRunPage *self);
+/* The state word under step @step (0 reach, 1 identity, 2 enroll). */
+const char *gw_first_run_page_get_step_text  (GwFirstRunPage *self,
+                                              guint           step);
 
 G_END_DECLS

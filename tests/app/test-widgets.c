@@ -257,6 +257,10 @@ test_first_run (Fixture       *f,
     feed (f, ev);
   }
   g_assert_nonnull (strstr (gw_first_run_page_get_error_text (page), "expired on 1 January 2021"));
+  /* The identity step failed; the one after it never began. */
+  g_assert_cmpstr (gw_first_run_page_get_step_text (page, 0), ==, "Done");
+  g_assert_cmpstr (gw_first_run_page_get_step_text (page, 1), ==, "Failed");
+  g_assert_cmpstr (gw_first_run_page_get_step_text (page, 2), ==, "Not started");
   g_free (path);
   path = shot (GTK_WIDGET (f->window), "first-run-certificate-expired");
 
