@@ -368,7 +368,12 @@ test_certificate_changed (void)
   JsonObject *event, *last_error;
   gint64 start;
 
+  /* The session's own debug lines (no secrets in them) go into this
+   * test's log as "gatewayd said: …", to show what the gateway did if
+   * this ever fails. */
+  g_setenv ("G_MESSAGES_DEBUG", "gw-server-session", TRUE);
   fixture_start (&fx, extra);
+  g_unsetenv ("G_MESSAGES_DEBUG");
   g_assert_nonnull (t_gateway_wait_session (fx.gw, "connected", 20000));
   port = fx.server->port;
   srv_dir = g_strdup (fx.server->dir);
