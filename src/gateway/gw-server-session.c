@@ -894,6 +894,7 @@ on_ws_connected (GObject      *source,
       g_object_unref (ws);
       return;
     }
+  g_debug ("events WebSocket open");
   self->ws = ws;
   self->ws_failures = 0;
   soup_websocket_connection_set_keepalive_interval (ws, 15);

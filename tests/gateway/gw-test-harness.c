@@ -46,11 +46,18 @@ die_with_parent (gpointer data)
 }
 
 static const char *server_timings;
+static const char *messages_debug;
 
 void
 t_server_set_test_timings (const char *timings)
 {
   server_timings = timings;
+}
+
+void
+t_set_messages_debug (const char *domains)
+{
+  messages_debug = domains;
 }
 
 /* g_subprocess_newv with the child tied to this process's life. */
@@ -64,6 +71,8 @@ spawn (const char * const *argv,
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   if (server_timings)
     g_subprocess_launcher_setenv (launcher, "CPNS_SERVER_TEST_TIMINGS", server_timings, TRUE);
+  if (messages_debug)
+    g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", messages_debug, TRUE);
   return g_subprocess_launcher_spawnv (launcher, argv, error);
 }
 
@@ -310,7 +319,10 @@ on_line (GObject      *source,
       JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     g_ptr_array_add (gw->events, json_object_ref (json_node_get_object (json_parser_get_root (parser))));
   else
-    g_test_message ("gatewayd said: %s", line);
+    {
+      g_test_message ("gatewayd said: %s", line);
+      g_ptr_array_add (gw->said, g_strdup (line));
+    }
   read_next (gw);
 }
 
@@ -333,6 +345,7 @@ t_gateway_start (const char         *data_dir,
 
   gw->dir = g_strdup (data_dir);
   gw->events = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  gw->said = g_ptr_array_new_with_free_func (g_free);
   gw->cancellable = g_cancellable_new ();
   for (guint i = 0; extra && extra[i]; i++)
     if (g_str_has_prefix (extra[i], "--discovery"))
@@ -463,6 +476,25 @@ t_gateway_wait_session (TGateway   *gw,
   return t_gateway_wait (gw, match_session, (gpointer) state, timeout_ms);
 }
 
+gboolean
+t_gateway_wait_said (TGateway   *gw,
+                     const char *text,
+                     guint       timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (TRUE)
+    {
+      for (guint i = 0; i < gw->said->len; i++)
+        if (strstr (g_ptr_array_index (gw->said, i), text))
+          return TRUE;
+      if (gw->eof || g_get_monotonic_time () >= end)
+        return FALSE;
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+}
+
 int
 t_gateway_stop (TGateway *gw)
 {
@@ -494,6 +526,7 @@ t_gateway_free (TGateway *gw)
   g_clear_object (&gw->out);
   g_clear_object (&gw->proc);
   g_ptr_array_unref (gw->events);
+  g_ptr_array_unref (gw->said);
   g_free (gw->dir);
   g_free (gw);
 }

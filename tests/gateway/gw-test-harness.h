@@ -23,6 +23,8 @@ typedef struct
 
 /* CPNS_SERVER_TEST_TIMINGS for the programs started from now on. */
 void         t_server_set_test_timings (const char *timings);
+/* G_MESSAGES_DEBUG for the programs started from now on (NULL: unset). */
+void         t_set_messages_debug (const char *domains);
 TServer     *t_server_start     (const char *dir,
                                  guint16     port);
 void         t_server_stop      (TServer    *server);
@@ -51,6 +53,7 @@ typedef struct
   char             *dir;
   gboolean          eof;
   GCancellable     *cancellable;
+  GPtrArray        *said;        /* its other output lines (debug), char * */
 } TGateway;
 
 /* Starts cpns-gatewayd with --events json, --listen 127.0.0.1:0, no
@@ -79,6 +82,11 @@ JsonObject  *t_gateway_wait_step (TGateway  *gw,
 JsonObject  *t_gateway_wait_session (TGateway *gw,
                                  const char *state,
                                  guint       timeout_ms);
+/* Waits until a line of its non-event output (debug messages) contains
+ * @text. */
+gboolean     t_gateway_wait_said    (TGateway   *gw,
+                                     const char *text,
+                                     guint       timeout_ms);
 /* SIGINT and wait: the exit status (0 = clean). */
 int          t_gateway_stop     (TGateway   *gw);
 void         t_gateway_kill     (TGateway   *gw);

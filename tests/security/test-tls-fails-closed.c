@@ -368,13 +368,21 @@ test_certificate_changed (void)
   JsonObject *event, *last_error;
   gint64 start;
 
-  /* The session's own debug lines (no secrets in them) go into this
-   * test's log as "gatewayd said: …", to show what the gateway did if
-   * this ever fails. */
-  g_setenv ("G_MESSAGES_DEBUG", "gw-server-session", TRUE);
+  /* The session's debug lines (no secrets in them) go into this test's
+   * log as "gatewayd said: …": they show what the gateway did, and when
+   * its events WebSocket is open. */
+  t_set_messages_debug ("gw-server-session");
   fixture_start (&fx, extra);
-  g_unsetenv ("G_MESSAGES_DEBUG");
+  t_set_messages_debug (NULL);
   g_assert_nonnull (t_gateway_wait_session (fx.gw, "connected", 20000));
+  /* The server stops once the gateway is idle, not while it is still
+   * opening its events WebSocket: glib-networking 2.74 (Debian 12) logs a
+   * critical (g_object_unref (NULL) in its TLS session-ID code) when a
+   * connection it is about to wrap in TLS was already reset, which this
+   * suite's fatal criticals turn into an abort. That race is the
+   * library's and harmless without fatal criticals; the certificate
+   * change is what is tested here. */
+  g_assert_true (t_gateway_wait_said (fx.gw, "events WebSocket open", 20000));
   port = fx.server->port;
   srv_dir = g_strdup (fx.server->dir);
   old_pin = g_strdup (fx.server->pin);
