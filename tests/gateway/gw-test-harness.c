@@ -388,6 +388,19 @@ t_gateway_send (TGateway   *gw,
   g_output_stream_flush (gw->in, NULL, NULL);
 }
 
+/* Reads more of the gateway's output: FALSE once it ended or @end (µs,
+ * monotonic) passed. */
+static gboolean
+read_more (TGateway *gw,
+           gint64    end)
+{
+  if (gw->eof || g_get_monotonic_time () >= end)
+    return FALSE;
+  if (!g_main_context_iteration (NULL, FALSE))
+    g_usleep (1000);
+  return TRUE;
+}
+
 JsonObject *
 t_gateway_wait (TGateway    *gw,
                 TEventMatch  match,
@@ -396,7 +409,7 @@ t_gateway_wait (TGateway    *gw,
 {
   gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
-  while (TRUE)
+  do
     {
       while (gw->cursor < gw->events->len)
         {
@@ -405,11 +418,9 @@ t_gateway_wait (TGateway    *gw,
           if (match (e, data))
             return e;
         }
-      if (gw->eof || g_get_monotonic_time () >= end)
-        return NULL;
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
     }
+  while (read_more (gw, end));
+  return NULL;
 }
 
 static gboolean
@@ -483,16 +494,14 @@ t_gateway_wait_said (TGateway   *gw,
 {
   gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
 
-  while (TRUE)
+  do
     {
       for (guint i = 0; i < gw->said->len; i++)
         if (strstr (g_ptr_array_index (gw->said, i), text))
           return TRUE;
-      if (gw->eof || g_get_monotonic_time () >= end)
-        return FALSE;
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
     }
+  while (read_more (gw, end));
+  return FALSE;
 }
 
 int
