@@ -149,7 +149,8 @@ srv_events_poll (SrvServer *server)
         {
           SrvEvent *event = g_ptr_array_index (events, j);
 
-          if (strcmp (event->user_id, client->user_id) == 0)
+          /* A failed send starts closing the socket: send no more. */
+          if (strcmp (event->user_id, client->user_id) == 0 && client_is_open (client))
             soup_websocket_connection_send_text (client->connection, event->body);
         }
 
@@ -164,7 +165,8 @@ srv_events_poll (SrvServer *server)
                                              "session ended");
             continue;
           }
-        if (!client->warned && now >= client->expires_at - t->expiring_notice)
+        if (!client->warned && now >= client->expires_at - t->expiring_notice &&
+            client_is_open (client))
           {
             client->warned = TRUE;
             send_expiring (client);
